@@ -1,0 +1,10 @@
+from django.urls import path
+
+from accounts import views
+
+app_name = "accounts"
+urlpatterns = [
+    path("connexion/", views.LoginView.as_view(), name="login"),
+    path("deconnexion/", views.LogoutView.as_view(), name="logout"),
+    path("profil/", views.profile, name="profile"),
+]

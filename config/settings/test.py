@@ -1,0 +1,61 @@
+"""Test settings: the real PostgreSQL and Redis when reachable, SQLite otherwise (service-bound tests skip).
+
+With TANDEM_REQUIRE_SERVICES=1 (CI) an unreachable service is an error, not a skip.
+"""
+
+import os
+import socket
+from urllib.parse import urlparse
+
+import environ
+
+from .base import *  # noqa: F403
+from .base import BASE_DIR, env
+
+
+def _reachable(url: str, default_port: int) -> bool:
+    parsed = urlparse(url)
+    host = parsed.hostname or "127.0.0.1"
+    try:
+        with socket.create_connection((host, parsed.port or default_port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+REQUIRE_SERVICES = env.bool("TANDEM_REQUIRE_SERVICES", default=False)
+_database_url = env("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/tandem")
+POSTGRES_AVAILABLE = _database_url.startswith("postgres") and _reachable(_database_url, 5432)
+REDIS_AVAILABLE = _reachable(env("REDIS_URL", default="redis://127.0.0.1:6379/0"), 6379)
+
+if REQUIRE_SERVICES and not (POSTGRES_AVAILABLE and REDIS_AVAILABLE):
+    raise RuntimeError(
+        "TANDEM_REQUIRE_SERVICES=1 but "
+        + ", ".join(n for n, ok in (("PostgreSQL", POSTGRES_AVAILABLE), ("Redis", REDIS_AVAILABLE)) if not ok)
+        + " unreachable"
+    )
+
+if POSTGRES_AVAILABLE:
+    DATABASES = {"default": environ.Env.db_url_config(_database_url)}
+else:
+    DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": str(BASE_DIR / "var" / "test.sqlite3")}}
+
+# Unit tests run tasks in-process; the worker tests switch this off and start a real worker.
+CELERY_TASK_ALWAYS_EAGER = True
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_BROKER_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("TANDEM_TEST_QUEUE", "tandem-test")
+CELERY_BROKER_TRANSPORT_OPTIONS = {**CELERY_BROKER_TRANSPORT_OPTIONS, "visibility_timeout": 30}  # noqa: F405
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+PRIVATE_STORAGE_ROOT = BASE_DIR / "var" / "test-private"
+STORAGES = {
+    **STORAGES,  # noqa: F405
+    "default": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(PRIVATE_STORAGE_ROOT), "base_url": None},
+    },
+}
+AXES_ENABLED = True
+DEBUG = False

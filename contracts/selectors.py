@@ -1,0 +1,30 @@
+from django.db.models import Prefetch
+
+from contracts.models import Contract, ContractDocument
+
+
+def contracts_for(*, user):
+    if not user.is_authenticated or user.organisation_id is None:
+        return Contract.objects.none()
+    return (
+        Contract.objects.for_organisation(user.organisation_id)
+        .select_related(
+            "case__organisation",
+            "case__owner",
+            "offer__supplier",
+            "offer__need_line",
+            "offer__awarded_by",
+            "approved_by",
+            "signed_by",
+            "delegation",
+        )
+        .prefetch_related(
+            Prefetch("documents", queryset=ContractDocument.objects.order_by("version")),
+            "offer__rounds",
+            "case__buyers",
+        )
+    )
+
+
+def documents_for(*, user):
+    return ContractDocument.objects.filter(contract__in=contracts_for(user=user)).select_related("contract")

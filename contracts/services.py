@@ -1,0 +1,336 @@
+"""Contract life cycle, and the case steps that create or close contracts (award, reopen, close, cancel)."""
+
+from datetime import datetime
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext
+from django_fsm import TransitionNotAllowed
+
+from accounts.models import User
+from contracts import workflow
+from contracts.models import OPEN_CONTRACT_STATUSES, Contract, ContractDocument
+from notifications.services import enqueue_on_commit, notify
+from procurement import workflow as case_workflow
+from procurement.models import CaseEvent, Offer, PurchaseCase
+from procurement.services import lock_case, perform_transition
+
+
+def legal_team(organisation_id):
+    return User.objects.filter(organisation_id=organisation_id, groups__name="jurist", is_active=True)
+
+
+def _lock(contract: Contract) -> Contract:
+    return (
+        Contract.objects.select_for_update(of=("self",)).select_related("case", "offer__supplier").get(pk=contract.pk)
+    )
+
+
+def contract_queue_document(*, contract: Contract, now: datetime | None = None) -> ContractDocument:
+    """Outbox: a pending version row now, rendered by a worker after commit (the sweep retries)."""
+    from contracts import tasks
+
+    last = contract.documents.order_by("-version").values_list("version", flat=True).first() or 0
+    document = ContractDocument.objects.create(contract=contract, version=last + 1, created_at=now or timezone.now())
+    enqueue_on_commit(tasks.render_contract_document, document.pk)
+    return document
+
+
+# --- case steps that create, withdraw or close contracts ---------------------------------------
+@transaction.atomic
+def case_award(*, case: PurchaseCase, actor, awards: dict[int, int], reason: str, ip=None, now=None) -> list[Contract]:
+    """Award offers (offer id → quantity) and create one draft contract per awarded offer."""
+    now = now or timezone.now()
+    case = lock_case(case)
+    case_workflow.ensure_allowed(case.award, actor)
+    case_workflow.require_comment(reason)
+    offers = {o.pk: o for o in case.offers.select_for_update().all()}
+    if not set(awards) <= set(offers):
+        raise PermissionDenied
+    for offer in offers.values():
+        quantity = awards.get(offer.pk) or None
+        offer.awarded_quantity = quantity
+        offer.awarded_by = actor if quantity else None
+        offer.awarded_at = now if quantity else None
+        offer.award_reason = reason if quantity else ""
+        offer.save(update_fields=["awarded_quantity", "awarded_by", "awarded_at", "award_reason"])
+    if hasattr(case, "_prefetched_objects_cache"):
+        case._prefetched_objects_cache.clear()
+    perform_transition(case, "award", actor=actor, case=case, ip=ip, now=now, comment=reason)
+    case.stage_entered_at = now
+    case.save(update_fields=["stage_entered_at"])
+    contracts = []
+    existing = case.contracts.count()
+    for offer in Offer.objects.awarded().filter(case=case).select_related("supplier"):
+        existing += 1
+        terms = offer.final_round
+        contract = Contract.objects.create(
+            case=case,
+            offer=offer,
+            reference=f"{case.reference}-C{existing}",
+            quantity=offer.awarded_quantity,
+            unit_price=terms.unit_price,
+            vat_rate=settings.DEFAULT_VAT_RATE,
+            created_at=now,
+        )
+        contract_queue_document(contract=contract, now=now)
+        contracts.append(contract)
+    return contracts
+
+
+def _withdraw_open_contracts(case: PurchaseCase, *, actor, comment: str, ip, now) -> None:
+    for contract in case.contracts.select_for_update().filter(status__in=OPEN_CONTRACT_STATUSES):
+        source = contract.status
+        contract.withdraw()
+        contract.save()
+        CaseEvent.record(
+            case=case,
+            contract=contract,
+            verb="withdraw",
+            actor=actor,
+            source=source,
+            target=contract.status,
+            comment=comment,
+            ip=ip,
+            now=now,
+        )
+
+
+@transaction.atomic
+def case_reopen_negotiation(*, case: PurchaseCase, actor, comment: str, ip=None, now=None) -> PurchaseCase:
+    now = now or timezone.now()
+    case_workflow.require_comment(comment)
+    case = lock_case(case)
+    perform_transition(case, "reopen_negotiation", actor=actor, case=case, ip=ip, now=now, comment=comment)
+    _withdraw_open_contracts(case, actor=actor, comment=comment, ip=ip, now=now)
+    case.offers.update(awarded_quantity=None, awarded_by=None, awarded_at=None, award_reason="")
+    case.stage_entered_at = now
+    case.save(update_fields=["stage_entered_at"])
+    return case
+
+
+@transaction.atomic
+def case_close(*, case: PurchaseCase, actor, ip=None, now=None) -> PurchaseCase:
+    now = now or timezone.now()
+    case = lock_case(case)
+    perform_transition(case, "close", actor=actor, case=case, ip=ip, now=now)
+    case.stage_entered_at = now
+    case.closed_at = now
+    case.save(update_fields=["stage_entered_at", "closed_at"])
+    return case
+
+
+@transaction.atomic
+def case_cancel(*, case: PurchaseCase, actor, comment: str, ip=None, now=None) -> PurchaseCase:
+    now = now or timezone.now()
+    case_workflow.require_comment(comment)
+    case = lock_case(case)
+    perform_transition(case, "cancel", actor=actor, case=case, ip=ip, now=now, comment=comment)
+    _withdraw_open_contracts(case, actor=actor, comment=comment, ip=ip, now=now)
+    case.stage_entered_at = now
+    case.save(update_fields=["stage_entered_at"])
+    notify(
+        recipients=legal_team(case.organisation_id),
+        verb="case_cancelled",
+        text=gettext("Case %(ref)s was cancelled: %(reason)s") % {"ref": case.reference, "reason": comment},
+        url=case.get_absolute_url(),
+        now=now,
+    )
+    return case
+
+
+# --- the contract's own life cycle ------------------------------------------------------------
+def _contract_transition(
+    name: str,
+    contract: Contract,
+    *,
+    actor,
+    ip,
+    now,
+    comment: str = "",
+    locked: bool = False,
+    extra_blockers=None,
+    **kwargs,
+) -> Contract:
+    """Lock (unless done), check role and guards, run `name` with kwargs, save, record one event."""
+    contract = contract if locked else _lock(contract)
+    perform_transition(
+        contract,
+        name,
+        actor=actor,
+        case=contract.case,
+        contract=contract,
+        ip=ip,
+        now=now,
+        comment=comment,
+        guards=workflow.GUARDS,
+        extra_blockers=extra_blockers,
+        **kwargs,
+    )
+    return contract
+
+
+@transaction.atomic
+def contract_submit_for_review(*, contract: Contract, actor, ip=None, now=None) -> Contract:
+    now = now or timezone.now()
+    contract = _contract_transition("submit_for_review", contract, actor=actor, ip=ip, now=now)
+    notify(
+        recipients=legal_team(contract.case.organisation_id),
+        verb="contract_to_review",
+        text=gettext("Contract %(ref)s awaits your legal review.") % {"ref": contract.reference},
+        url=contract.get_absolute_url(),
+        now=now,
+    )
+    return contract
+
+
+@transaction.atomic
+def contract_request_changes(*, contract: Contract, actor, comment: str, ip=None, now=None) -> Contract:
+    now = now or timezone.now()
+    case_workflow.require_comment(comment)
+    contract = _contract_transition("request_changes", contract, actor=actor, ip=ip, now=now, comment=comment)
+    notify(
+        recipients=contract.case.purchasing_team(),
+        verb="contract_returned",
+        text=gettext("Contract %(ref)s returned by the legal team: %(comment)s")
+        % {"ref": contract.reference, "comment": comment},
+        url=contract.get_absolute_url(),
+        now=now,
+    )
+    return contract
+
+
+@transaction.atomic
+def contract_approve(
+    *, contract: Contract, actor, rendered_sha256: str, clauses: list[str], ip=None, now=None
+) -> Contract:
+    now = now or timezone.now()
+    locked = _lock(contract)
+    case_workflow.ensure_allowed(locked.approve, actor)
+    document = locked.current_document
+    if locked.status == "legal_review" and (document is None or document.sha256 != rendered_sha256):
+        raise case_workflow.Conflict(gettext("The contract changed since you opened it."))
+    locked.clauses_checked = sorted(set(clauses))
+    locked = _contract_transition(
+        "approve", locked, actor=actor, ip=ip, now=now, locked=True, by=actor, document=document, at=now
+    )
+    notify(
+        recipients=locked.case.purchasing_team(),
+        verb="contract_approved",
+        text=gettext("Contract %(ref)s approved by the legal team.") % {"ref": locked.reference},
+        url=locked.get_absolute_url(),
+        now=now,
+    )
+    return locked
+
+
+@transaction.atomic
+def contract_amend(
+    *,
+    contract: Contract,
+    actor,
+    quantity: int,
+    unit_price: Decimal,
+    comment: str,
+    terms_version: int,
+    ip=None,
+    now=None,
+) -> Contract:
+    """Change the terms of a draft (or, through `revise`, of an approved) contract; renders a new version."""
+    now = now or timezone.now()
+    case_workflow.require_comment(comment)
+    locked = _lock(contract)
+    if not workflow.contract_buyer(locked, actor):
+        raise PermissionDenied(gettext("Only a buyer of this case may do this."))
+    if locked.terms_version != terms_version:
+        raise case_workflow.Conflict(gettext("Someone else changed these terms since you opened them."))
+    if locked.status not in ("draft", "approved"):
+        raise TransitionNotAllowed(gettext("The terms can only be changed on a draft or approved contract."))
+    needed = locked.offer.need_line.quantity
+    other = sum(
+        c.quantity
+        for c in locked.case.contracts.filter(offer__need_line=locked.offer.need_line)
+        .exclude(pk=locked.pk)
+        .exclude(status="withdrawn")
+    )
+    if quantity < 1 or quantity + other > needed:
+        raise ValidationError(
+            gettext("The quantity must be between 1 and the quantity strictly needed (%(n)s).") % {"n": needed - other}
+        )
+    if unit_price <= 0:
+        raise ValidationError(gettext("The unit price must be positive."))
+    locked.quantity = quantity
+    locked.unit_price = unit_price
+    locked.terms_version += 1
+    if locked.status == "approved":
+        # Changing approved terms voids the approval (revise); the jurist reviews the new version.
+        _contract_transition("revise", locked, actor=actor, ip=ip, now=now, comment=comment, locked=True)
+    else:
+        locked.save(update_fields=["quantity", "unit_price", "terms_version"])
+        CaseEvent.record(case=locked.case, contract=locked, verb="amend", actor=actor, comment=comment, ip=ip, now=now)
+    contract_queue_document(contract=locked, now=now)
+    return locked
+
+
+@transaction.atomic
+def contract_sign(*, contract: Contract, actor, ip=None, now=None) -> Contract:
+    now = now or timezone.now()
+    locked = _lock(contract)
+    case_workflow.ensure_allowed(locked.sign, actor)
+    delegation, reasons = workflow.delegation_blockers(locked, actor, timezone.localdate(now))
+    document = locked.current_document
+    locked = _contract_transition(
+        "sign",
+        locked,
+        actor=actor,
+        ip=ip,
+        now=now,
+        locked=True,
+        extra_blockers=reasons,
+        by=actor,
+        at=now,
+        delegation=delegation,
+        sha256=document.sha256 if document else "",
+    )
+    notify(
+        recipients=locked.case.purchasing_team(),
+        verb="contract_signed",
+        text=gettext("Contract %(ref)s signed by %(who)s.") % {"ref": locked.reference, "who": actor},
+        url=locked.get_absolute_url(),
+        now=now,
+    )
+    return locked
+
+
+@transaction.atomic
+def contract_record_prefect_transmission(*, contract: Contract, actor, day, ip=None, now=None) -> Contract:
+    now = now or timezone.now()
+    locked = _lock(contract)
+    if not workflow.contract_buyer(locked, actor):
+        raise PermissionDenied(gettext("Only a buyer of this case may do this."))
+    if locked.status != "signed":
+        raise TransitionNotAllowed(gettext("Only a signed contract is transmitted to the prefect."))
+    if day < timezone.localdate(locked.signed_at):
+        raise ValidationError(gettext("The transmission cannot precede the signature."))
+    locked.prefect_transmitted_on = day
+    locked.save(update_fields=["prefect_transmitted_on"])
+    CaseEvent.record(
+        case=locked.case, contract=locked, verb="prefect_transmission", actor=actor, comment=str(day), ip=ip, now=now
+    )
+    return locked
+
+
+@transaction.atomic
+def contract_notify_supplier(*, contract: Contract, actor, ip=None, now=None) -> Contract:
+    now = now or timezone.now()
+    return _contract_transition("notify_supplier", contract, actor=actor, ip=ip, now=now, at=now)
+
+
+@transaction.atomic
+def contract_withdraw(*, contract: Contract, actor, comment: str, ip=None, now=None) -> Contract:
+    now = now or timezone.now()
+    case_workflow.require_comment(comment)
+    return _contract_transition("withdraw", contract, actor=actor, ip=ip, now=now, comment=comment)
