@@ -24,7 +24,7 @@ def _claim(document_id: int) -> ContractDocument | None:
     return document
 
 
-def document_render(*, document_id: int) -> ContractDocument | None:
+def document_render(*, document_id: int, now=None) -> ContractDocument | None:
     """Render and store version n of a contract. A rendered row is never rendered again."""
     document = _claim(document_id)
     if document is None:
@@ -35,10 +35,12 @@ def document_render(*, document_id: int) -> ContractDocument | None:
         .prefetch_related("offer__rounds")
         .get(pk=document.contract_id)
     )
-    pdf = rendering.render_pdf(rendering.render_contract_html(contract))
+    pdf = rendering.render_pdf(rendering.render_contract_html(contract, document))
     digest = rendering.sha256_hex(pdf)
     # Deterministic name: a second render of the same version (redelivered task) overwrites the same file.
-    name = f"contracts/{contract.pk}/{contract.reference}-v{document.version}.pdf"
+    name = document.file.field.generate_filename(
+        document, f"{contract.pk}/{contract.reference}-v{document.version}.pdf"
+    )
     with transaction.atomic():
         document = ContractDocument.objects.select_for_update().get(pk=document_id)
         if document.status == ContractDocument.Status.RENDERED:
@@ -49,7 +51,7 @@ def document_render(*, document_id: int) -> ContractDocument | None:
         document.sha256 = digest
         document.size = len(pdf)
         document.status = ContractDocument.Status.RENDERED
-        document.rendered_at = timezone.now()
+        document.rendered_at = now or timezone.now()
         document.error = ""
         document.save()
         CaseEvent.record(
@@ -57,6 +59,7 @@ def document_render(*, document_id: int) -> ContractDocument | None:
             contract=contract,
             verb="document_rendered",
             comment=f"v{document.version} SHA-256 {digest}",
+            now=now,
         )
     logger.info("Rendered %s (%d bytes)", document, len(pdf))
     return document

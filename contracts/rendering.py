@@ -9,6 +9,7 @@ from weasyprint import HTML, URLFetcher
 from weasyprint.urls import URLFetcherResponse
 
 from contracts.models import CLAUSES, Contract
+from procurement.catalogue import REQUIRED_STANDARD
 
 STATIC_SCHEME = "tandem-static:"
 
@@ -29,13 +30,14 @@ class StaticOnlyFetcher(URLFetcher):
             return URLFetcherResponse(url, body=handle.read())
 
 
-def contract_context(contract: Contract) -> dict:
+def contract_context(contract: Contract, document=None) -> dict:
     case = contract.case
     offer = contract.offer
     terms = offer.final_round or offer.latest_round
     line = offer.need_line
     return {
         "contract": contract,
+        "document": document,
         "case": case,
         "organisation": case.organisation,
         "offer": offer,
@@ -44,13 +46,14 @@ def contract_context(contract: Contract) -> dict:
         "need_line": line,
         "justification": getattr(case, "justification", None),
         "clauses": CLAUSES,
+        "required_standard": REQUIRED_STANDARD.get(line.product, ""),
         "static_base": STATIC_SCHEME,
     }
 
 
-def render_contract_html(contract: Contract) -> str:
+def render_contract_html(contract: Contract, document=None) -> str:
     with translation.override("fr"):
-        return render_to_string("pdf/contract.html", contract_context(contract))
+        return render_to_string("pdf/contract.html", contract_context(contract, document))
 
 
 def render_pdf(html: str) -> bytes:

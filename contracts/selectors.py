@@ -28,3 +28,13 @@ def contracts_for(*, user):
 
 def documents_for(*, user):
     return ContractDocument.objects.filter(contract__in=contracts_for(user=user)).select_related("contract")
+
+
+def contract_list(*, user, status: str | None = None):
+    """The organisation's contracts for the list page: only the joins the table needs."""
+    if not user.is_authenticated or user.organisation_id is None:
+        return Contract.objects.none()
+    qs = Contract.objects.for_organisation(user.organisation_id).select_related("case", "offer__supplier")
+    if status:
+        qs = qs.filter(status=status)
+    return qs

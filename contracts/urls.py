@@ -1,4 +1,15 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from contracts import views
 
 app_name = "contracts"
-urlpatterns = []
+urlpatterns = [
+    path("", views.contract_list, name="list"),
+    path("<int:pk>/", views.contract_detail, name="detail"),
+    path("<int:pk>/<str:action>/", views.contract_transition, name="transition"),
+    path("documents/<int:pk>/pdf/", views.document_download, name="document_download"),
+    path("dossier/<int:pk>/attribution/", views.case_award, name="case_award"),
+    path("dossier/<int:pk>/reouvrir/", views.case_reopen, name="case_reopen"),
+    path("dossier/<int:pk>/cloturer/", views.case_close, name="case_close"),
+    path("dossier/<int:pk>/annuler/", views.case_cancel, name="case_cancel"),
+]

@@ -58,7 +58,7 @@ def sign_blockers(contract) -> list[str]:
 def notify_supplier_blockers(contract) -> list[str]:
     from procurement.models import Threshold
 
-    day = (contract.signed_at or timezone.now()).date()
+    day = timezone.localdate(contract.signed_at or timezone.now())
     eu_threshold = Threshold.amount_on(Threshold.Kind.EU_SUPPLIES, day)
     # R2131-... / L2131-2: above the EU threshold, transmission to the prefect comes before notification.
     if eu_threshold is not None and contract.amount_ht >= eu_threshold and contract.prefect_transmitted_on is None:

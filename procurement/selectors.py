@@ -1,6 +1,6 @@
 """Reads scoped to what the user may see (their organisation), with the joins done once."""
 
-from django.db.models import Prefetch
+from django.db.models import Prefetch, Q
 
 from procurement.models import CaseEvent, ConformityCheck, NegotiationRound, Offer, PurchaseCase
 
@@ -16,6 +16,21 @@ def case_list(*, user, status: str | None = None):
     if status:
         qs = qs.filter(status=status)
     return qs
+
+
+def case_list_page(*, user, status: str | None = None, after: tuple | None = None, size: int = 50):
+    """One page of the case list, newest first, by keyset on (created_at, pk) so a deep page costs what the
+    first one does (DESIGN.md §8). `after` is the (created_at, pk) of the previous page's last row.
+    Returns (cases, cursor of the next page or None)."""
+    qs = case_list(user=user, status=status)
+    if after is not None:
+        created_at, pk = after
+        qs = qs.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, pk__lt=pk))
+    rows = list(qs.order_by("-created_at", "-pk")[: size + 1])
+    if len(rows) > size:
+        last = rows[size - 1]
+        return rows[:size], (last.created_at, last.pk)
+    return rows, None
 
 
 def case_detail_queryset(*, user):

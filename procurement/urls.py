@@ -1,4 +1,16 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from procurement import views
 
 app_name = "procurement"
-urlpatterns = []
+urlpatterns = [
+    path("", views.case_list, name="case_list"),
+    path("nouveau/", views.case_create, name="case_create"),
+    path("<int:pk>/", views.case_detail, name="case_detail"),
+    path("<int:pk>/besoin/", views.case_edit_need, name="case_edit_need"),
+    path("<int:pk>/etape/<str:name>/", views.case_transition, name="case_transition"),
+    path("<int:pk>/offres/nouvelle/", views.offer_create, name="offer_create"),
+    path("<int:pk>/verification/", views.vetting_create, name="vetting_create"),
+    path("offres/<int:pk>/conformite/", views.conformity_create, name="conformity_create"),
+    path("offres/<int:pk>/negociation/", views.round_create, name="round_create"),
+]

@@ -30,10 +30,10 @@ def clean_siren(value: str) -> str:
 
 
 def clean_vat(value: str, *, country: str = "") -> str:
-    compact = eu_vat.compact(value or "")
-    if country and country != "FR" and not compact[:2].isalpha():
-        compact = country + compact
     try:
+        compact = eu_vat.compact(value or "")
+        if country and not compact[:2].isalpha():
+            compact = eu_vat.compact(("EL" if country.upper() == "GR" else country.upper()) + compact)
         if compact.startswith("FR"):
             return "FR" + fr_tva.validate(compact[2:])
         return eu_vat.validate(compact)

@@ -69,6 +69,6 @@ def supplier_document_add(
         verified_on=verified_on or (timezone.localdate() if verified_with_issuer else None),
         uploaded_by=actor,
     )
-    document.file.save(uploads.private_name("supplier-documents", mime), uploaded, save=False)
+    document.file.save(uploads.private_name(mime), uploaded, save=False)
     document.save()
     return document

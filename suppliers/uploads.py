@@ -42,6 +42,6 @@ def sha256_of(uploaded) -> str:
     return digest.hexdigest()
 
 
-def private_name(prefix: str, mime: str) -> str:
-    """A generated name: the user's file name never reaches the file system."""
-    return f"{prefix}/{uuid.uuid4().hex}.{ALLOWED_TYPES[mime]}"
+def private_name(mime: str) -> str:
+    """A generated name (the field's upload_to adds the folder): the user's file name never reaches the disk."""
+    return f"{uuid.uuid4().hex}.{ALLOWED_TYPES[mime]}"

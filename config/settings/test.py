@@ -5,6 +5,7 @@ With TANDEM_REQUIRE_SERVICES=1 (CI) an unreachable service is an error, not a sk
 
 import os
 import socket
+from pathlib import Path
 from urllib.parse import urlparse
 
 import environ
@@ -40,8 +41,9 @@ if POSTGRES_AVAILABLE:
 else:
     DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": str(BASE_DIR / "var" / "test.sqlite3")}}
 
-# Unit tests run tasks in-process; the worker tests switch this off and start a real worker.
-CELERY_TASK_ALWAYS_EAGER = True
+# Unit tests run tasks in-process; the worker tests switch this off (TANDEM_TEST_EAGER=0 for the worker
+# subprocess, app.conf in the test process) and start a real worker.
+CELERY_TASK_ALWAYS_EAGER = env.bool("TANDEM_TEST_EAGER", default=True)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BROKER_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("TANDEM_TEST_QUEUE", "tandem-test")
@@ -49,7 +51,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {**CELERY_BROKER_TRANSPORT_OPTIONS, "visibilit
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-PRIVATE_STORAGE_ROOT = BASE_DIR / "var" / "test-private"
+# The worker tests hand the test's temporary storage root to the worker subprocess.
+PRIVATE_STORAGE_ROOT = Path(env("TANDEM_TEST_PRIVATE_ROOT", default=str(BASE_DIR / "var" / "test-private")))
 STORAGES = {
     **STORAGES,  # noqa: F405
     "default": {

@@ -1,0 +1,63 @@
+# Tandem — `make run` (demo on http://127.0.0.1:8000) and `make test` (the whole suite).
+SHELL := /bin/bash
+.DEFAULT_GOAL := run
+
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+BOOTSTRAP_PYTHON := $(shell command -v python3.11 2>/dev/null || command -v python3)
+MANAGE := $(PY) manage.py
+LOCAL := DJANGO_SETTINGS_MODULE=config.settings.local
+TEST_DATABASE_URL ?= $(or $(DATABASE_URL),postgres://postgres@127.0.0.1:5432/tandem)
+# Dummy secrets, only for `check --deploy` in `make lint`.
+LINT_PRODUCTION_ENV := DJANGO_SETTINGS_MODULE=config.settings.production \
+	DJANGO_SECRET_KEY=jscEKkOR-ySTNA_B8P4bGqxyL5ItGgI4UiFUHocoTNzz0tmutblr93DnvT2MSycT \
+	DJANGO_ALLOWED_HOSTS=tandem.example DATABASE_URL=sqlite:////tmp/tandem-deploy-check.sqlite3
+
+.PHONY: run test lint install migrate seed worker beat bench
+
+$(PY):
+	$(BOOTSTRAP_PYTHON) -m venv $(VENV)
+
+# Reinstall only when pyproject.toml changed since the last install.
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+migrate: $(STAMP)
+	$(LOCAL) $(MANAGE) migrate --noinput
+
+seed: migrate
+	$(LOCAL) $(MANAGE) seed_demo
+
+# Embedded defaults: SQLite file, Celery tasks in-process, e-mails to the console and the inbox.
+run: seed
+	$(LOCAL) $(MANAGE) runserver 127.0.0.1:8000
+
+# PostgreSQL and Redis when reachable, else SQLite with the service-bound tests skipped.
+# TANDEM_REQUIRE_SERVICES=1 (from the environment) turns an unreachable service into a failure.
+test: $(STAMP)
+	DJANGO_SETTINGS_MODULE=config.settings.test DATABASE_URL=$(TEST_DATABASE_URL) \
+		TANDEM_REQUIRE_SERVICES=$${TANDEM_REQUIRE_SERVICES:-0} $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/djlint templates --check
+	$(LOCAL) $(MANAGE) makemigrations --check --dry-run
+	$(LINT_PRODUCTION_ENV) $(MANAGE) check --deploy --fail-level WARNING
+	$(LOCAL) $(MANAGE) workflow_diagram --check README.md
+
+# The production shape: a Celery worker and the (single) beat scheduler against Redis.
+# Settings come from DJANGO_SETTINGS_MODULE (default: local, whose tasks run in-process unless
+# CELERY_TASK_ALWAYS_EAGER=false).
+worker: $(STAMP)
+	$(VENV)/bin/celery -A config worker --loglevel=INFO
+
+beat: $(STAMP)
+	$(VENV)/bin/celery -A config beat --loglevel=INFO
+
+bench:
+	@echo "The benchmark harness comes with the director's dashboard; nothing to measure yet."

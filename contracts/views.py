@@ -1,0 +1,311 @@
+"""Contract pages, and the case steps that create or withdraw contracts. Thin: selector, form, one service."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_POST
+from django_fsm import ConcurrentTransition, TransitionNotAllowed
+from django_htmx.http import HttpResponseClientRefresh
+
+from accounts.decorators import member_required
+from accounts.network import client_ip
+from contracts import selectors, services, workflow
+from contracts.forms import (
+    AmendForm,
+    ApproveForm,
+    AwardForm,
+    CaseCancelForm,
+    CommentForm,
+    PrefectTransmissionForm,
+    SignForm,
+)
+from contracts.models import ContractDocument, ContractStatus
+from procurement import selectors as case_selectors
+from procurement.models import CaseStatus
+from procurement.workflow import CONFLICT_MESSAGE, Conflict, TransitionBlocked, is_available, may
+
+# Case and contract status codes do not overlap: one table labels both in the audit trail.
+STATUS_LABELS = {**dict(CaseStatus.choices), **dict(ContractStatus.choices)}
+CONFLICTS = (TransitionNotAllowed, ConcurrentTransition, Conflict)
+# Form fields that only confirm an intent and are not passed to the service.
+CONFIRMATION_FIELDS = {"confirm"}
+
+
+@dataclass(frozen=True)
+class Action:
+    service: Callable
+    form: type[forms.Form] | None
+    success: str
+
+
+ACTIONS: dict[str, Action] = {
+    "submit_for_review": Action(
+        services.contract_submit_for_review, None, _("The contract was submitted to the legal team.")
+    ),
+    "request_changes": Action(
+        services.contract_request_changes, CommentForm, _("The contract was returned to the buyers.")
+    ),
+    "approve": Action(services.contract_approve, ApproveForm, _("The contract is approved.")),
+    "amend": Action(
+        services.contract_amend,
+        AmendForm,
+        _("The terms were changed; a new version of the contract is being generated."),
+    ),
+    "sign": Action(services.contract_sign, SignForm, _("The contract is signed.")),
+    "prefect": Action(
+        services.contract_record_prefect_transmission,
+        PrefectTransmissionForm,
+        _("The transmission to the prefect is recorded."),
+    ),
+    "notify_supplier": Action(
+        services.contract_notify_supplier, None, _("The notification to the supplier is recorded.")
+    ),
+    "withdraw": Action(services.contract_withdraw, CommentForm, _("The contract was withdrawn.")),
+}
+
+
+def _report(request, error: Exception) -> None:
+    """Turn a refused step into messages: never a 500 for a double or stale post."""
+    if isinstance(error, TransitionBlocked):
+        for reason in error.reasons:
+            messages.error(request, reason)
+    elif isinstance(error, ValidationError):
+        for message in error.messages:
+            messages.error(request, message)
+    else:
+        messages.warning(request, CONFLICT_MESSAGE)
+
+
+# --- contracts -------------------------------------------------------------------------------
+@member_required
+def contract_list(request):
+    status = request.GET.get("status", "")
+    if status not in ContractStatus.values:
+        status = ""
+    page = Paginator(selectors.contract_list(user=request.user, status=status or None), 50).get_page(
+        request.GET.get("page")
+    )
+    return render(
+        request,
+        "contracts/list.html",
+        {"page": page, "contracts": page.object_list, "status": status, "statuses": ContractStatus.choices},
+    )
+
+
+def _available_actions(contract, user) -> dict[str, dict]:
+    """The steps this user may take on the contract now, each with the reasons it is still blocked."""
+    document_blockers = workflow.GUARDS["submit_for_review"](contract)
+    actions = {}
+    for name in ("submit_for_review", "request_changes", "approve", "sign", "notify_supplier", "withdraw"):
+        bound = getattr(contract, name)
+        if is_available(bound) and may(bound, user):
+            guard = workflow.GUARDS.get(name)
+            # The approval form itself is the clause checklist: only the document can block it beforehand.
+            blockers = document_blockers if name == "approve" else (guard(contract) if guard else [])
+            actions[name] = {"blockers": list(blockers)}
+    if "sign" in actions:
+        _, reasons = workflow.delegation_blockers(contract, user, timezone.localdate())
+        actions["sign"]["blockers"] += reasons
+    is_buyer = workflow.contract_buyer(contract, user)
+    if is_buyer and contract.status in (ContractStatus.DRAFT, ContractStatus.APPROVED):
+        actions["amend"] = {"blockers": []}
+    if is_buyer and contract.status == ContractStatus.SIGNED and contract.prefect_transmitted_on is None:
+        actions["prefect"] = {"blockers": []}
+    return actions
+
+
+def _detail_context(request, contract, bound: dict[str, forms.Form] | None = None) -> dict:
+    bound = bound or {}
+    document = contract.current_document
+    actions = _available_actions(contract, request.user)
+    initial_forms = {
+        "request_changes": lambda: CommentForm(prefix="request_changes"),
+        "withdraw": lambda: CommentForm(prefix="withdraw"),
+        "approve": lambda: ApproveForm(
+            prefix="approve", initial={"rendered_sha256": document.sha256 if document else ""}
+        ),
+        "amend": lambda: AmendForm(
+            prefix="amend",
+            initial={
+                "quantity": contract.quantity,
+                "unit_price": contract.unit_price,
+                "terms_version": contract.terms_version,
+            },
+        ),
+        "sign": lambda: SignForm(prefix="sign"),
+        "prefect": lambda: PrefectTransmissionForm(prefix="prefect"),
+    }
+    for name, action in actions.items():
+        if name in bound:
+            action["form"] = bound[name]
+        elif name in initial_forms:
+            action["form"] = initial_forms[name]()
+    return {
+        "contract": contract,
+        "case": contract.case,
+        "supplier": contract.offer.supplier,
+        "terms": contract.offer.final_round or contract.offer.latest_round,
+        "documents": list(contract.documents.all()),
+        "document": document,
+        "document_pending": document is not None and document.status == ContractDocument.Status.PENDING,
+        "events": [
+            (event, STATUS_LABELS.get(event.source, event.source), STATUS_LABELS.get(event.target, event.target))
+            for event in contract.events.select_related("actor")
+        ],
+        "actions": actions,
+    }
+
+
+@member_required
+def contract_detail(request, pk):
+    contract = get_object_or_404(selectors.contracts_for(user=request.user), pk=pk)
+    context = _detail_context(request, contract)
+    if request.htmx and request.GET.get("part") == "documents":
+        # Polled while the PDF is being generated: once ready, reload the page so the forms carry its SHA-256.
+        if not context["document_pending"]:
+            return HttpResponseClientRefresh()
+        return render(request, "contracts/detail.html#documents", context)
+    return render(request, "contracts/detail.html", context)
+
+
+@member_required
+@require_POST
+def contract_transition(request, pk, action):
+    spec = ACTIONS.get(action)
+    if spec is None:
+        raise Http404
+    contract = get_object_or_404(selectors.contracts_for(user=request.user), pk=pk)
+    kwargs = {}
+    if spec.form is not None:
+        form = spec.form(request.POST, prefix=action)
+        if not form.is_valid():
+            messages.error(request, _("Please correct the errors below."))
+            context = _detail_context(request, contract, {action: form})
+            return render(request, "contracts/detail.html", context, status=422)
+        kwargs = {k: v for k, v in form.cleaned_data.items() if k not in CONFIRMATION_FIELDS}
+    try:
+        spec.service(contract=contract, actor=request.user, ip=client_ip(request), **kwargs)
+    except (TransitionBlocked, ValidationError, *CONFLICTS) as error:
+        _report(request, error)
+    else:
+        messages.success(request, spec.success)
+    return redirect(contract)
+
+
+@member_required
+def document_download(request, pk):
+    document = get_object_or_404(
+        selectors.documents_for(user=request.user), pk=pk, status=ContractDocument.Status.RENDERED
+    )
+    if not document.file:
+        raise Http404
+    return FileResponse(
+        document.file.open("rb"),
+        as_attachment=True,
+        filename=f"{document.contract.reference}-v{document.version}.pdf",
+        content_type="application/pdf",
+    )
+
+
+# --- case steps that create, withdraw or close contracts --------------------------------------
+def _award_offers(case):
+    """Offers that may be awarded: supplier approved for this case and product conform."""
+    return [offer for offer in case.offers.all() if offer.is_vetted() and offer.is_conform()]
+
+
+@member_required
+def case_award(request, pk):
+    case = get_object_or_404(case_selectors.case_detail_queryset(user=request.user), pk=pk)
+    offers = _award_offers(case)
+    available = is_available(case.award) and may(case.award, request.user)
+    form = AwardForm(request.POST or None, offers=offers)
+    status = 200
+    blockers = []
+    if request.method == "POST" and available:
+        if form.is_valid():
+            try:
+                services.case_award(
+                    case=case,
+                    actor=request.user,
+                    awards=form.awards(),
+                    reason=form.cleaned_data["reason"],
+                    ip=client_ip(request),
+                )
+            except TransitionBlocked as blocked:
+                blockers = blocked.reasons
+            except (ValidationError, *CONFLICTS) as error:
+                _report(request, error)
+                return redirect(case)
+            else:
+                messages.success(request, _("Offers awarded: the draft contracts are being generated."))
+                return redirect(case)
+        status = 422
+    elif request.method == "POST":
+        messages.warning(request, CONFLICT_MESSAGE)
+        return redirect(case)
+    return render(
+        request,
+        "contracts/case_award.html",
+        {"case": case, "form": form, "available": available, "blockers": blockers, "has_offers": bool(offers)},
+        status=status,
+    )
+
+
+def _case_step(request, pk, service, form_class, success):
+    case = get_object_or_404(case_selectors.cases_for(user=request.user), pk=pk)
+    kwargs = {}
+    if form_class is not None:
+        form = form_class(request.POST)
+        if not form.is_valid():
+            # The form lives on the case page: report its errors there.
+            for name, errors in form.errors.items():
+                label = form.fields[name].label if name in form.fields else ""
+                for error in errors:
+                    messages.error(request, f"{label} : {error}" if label else error)
+            return redirect(case)
+        kwargs = {k: v for k, v in form.cleaned_data.items() if k not in CONFIRMATION_FIELDS}
+    try:
+        service(case=case, actor=request.user, ip=client_ip(request), **kwargs)
+    except (TransitionBlocked, ValidationError, *CONFLICTS) as error:
+        _report(request, error)
+    else:
+        messages.success(request, success)
+    return redirect(case)
+
+
+@member_required
+@require_POST
+def case_reopen(request, pk):
+    return _case_step(
+        request,
+        pk,
+        services.case_reopen_negotiation,
+        CommentForm,
+        _("Negotiation reopened; the open contracts were withdrawn."),
+    )
+
+
+@member_required
+@require_POST
+def case_close(request, pk):
+    return _case_step(request, pk, services.case_close, None, _("The case is closed."))
+
+
+@member_required
+@require_POST
+def case_cancel(request, pk):
+    return _case_step(
+        request,
+        pk,
+        services.case_cancel,
+        CaseCancelForm,
+        _("The case is cancelled; its open contracts were withdrawn."),
+    )

@@ -1,0 +1,187 @@
+from decimal import Decimal
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from procurement.models import ConformityCheck, NeedLine, NegotiationRound, Offer, UrgencyJustification, VettingDecision
+from suppliers.forms import BootstrapFormMixin, DateInput
+
+ADVANCE_RANGE_MESSAGE = _("The advance is a fraction between 0 and 1 (0.30 for 30 %).")
+
+
+def not_in_past(value, message):
+    if value and value < timezone.localdate():
+        raise ValidationError(message, code="past")
+    return value
+
+
+def not_in_future(value, message):
+    if value and value > timezone.localdate():
+        raise ValidationError(message, code="future")
+    return value
+
+
+def advance_in_range(value):
+    if value is not None and not Decimal("0") <= value <= Decimal("1"):
+        raise ValidationError(ADVANCE_RANGE_MESSAGE, code="advance_range")
+    return value
+
+
+def add_service_errors(form, error: ValidationError) -> None:
+    """Put a ValidationError raised by a service on the form: on its fields when they exist, else on top."""
+    if hasattr(error, "error_dict"):
+        for name, errors in error.error_dict.items():
+            form.add_error(name if name in form.fields else None, errors)
+    else:
+        form.add_error(None, error)
+
+
+class CaseTitleForm(BootstrapFormMixin, forms.Form):
+    title = forms.CharField(
+        label=_("Object of the purchase"),
+        max_length=200,
+        help_text=_("For example: FFP2 masks for carers (COVID-19)."),
+    )
+
+
+class NeedLineForm(BootstrapFormMixin, forms.ModelForm):
+    class Meta:
+        model = NeedLine
+        fields = [
+            "product",
+            "description",
+            "quantity",
+            "unit",
+            "cpv_code",
+            "required_date",
+            "delivery_place",
+            "delivery_postal_code",
+            "estimated_unit_price",
+        ]
+        widgets = {"required_date": DateInput()}
+
+    def clean_required_date(self):
+        return not_in_past(
+            self.cleaned_data.get("required_date"), _("The required delivery date cannot be in the past.")
+        )
+
+
+class JustificationForm(BootstrapFormMixin, forms.ModelForm):
+    class Meta:
+        model = UrgencyJustification
+        fields = [
+            "triggering_event",
+            "event_date",
+            "triggering_text",
+            "time_limits_impossible",
+            "causal_link",
+            "strictly_necessary_scope",
+        ]
+        widgets = {
+            "event_date": DateInput(),
+            "triggering_event": forms.Textarea(attrs={"rows": 3}),
+            "time_limits_impossible": forms.Textarea(attrs={"rows": 3}),
+            "causal_link": forms.Textarea(attrs={"rows": 3}),
+            "strictly_necessary_scope": forms.Textarea(attrs={"rows": 3}),
+        }
+        help_texts = {
+            "triggering_event": _("An event external to the buyer, that it could not foresee."),
+            "triggering_text": _("For example: décret 2020-281."),
+        }
+
+    def clean_event_date(self):
+        return not_in_future(
+            self.cleaned_data.get("event_date"), _("The date of the triggering event cannot be in the future.")
+        )
+
+
+class TransitionForm(forms.Form):
+    """The comment of a case or contract step (required by some steps: the service says so)."""
+
+    comment = forms.CharField(label=_("Comment"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class OfferForm(BootstrapFormMixin, forms.ModelForm):
+    class Meta:
+        model = Offer
+        fields = [
+            "need_line",
+            "supplier",
+            "product_description",
+            "unit_price",
+            "quantity",
+            "delivery_date",
+            "incoterm",
+            "delivery_place",
+            "advance_rate",
+        ]
+        widgets = {"delivery_date": DateInput()}
+
+    def __init__(self, *args, case, suppliers, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["need_line"].queryset = NeedLine.objects.filter(case=case)
+        self.fields["supplier"].queryset = suppliers
+
+    def clean_delivery_date(self):
+        return not_in_past(self.cleaned_data.get("delivery_date"), _("The delivery date cannot be in the past."))
+
+    def clean_advance_rate(self):
+        return advance_in_range(self.cleaned_data.get("advance_rate"))
+
+
+class VettingDecisionForm(BootstrapFormMixin, forms.ModelForm):
+    class Meta:
+        model = VettingDecision
+        fields = ["supplier", "decision", "findings"]
+        widgets = {"findings": forms.Textarea(attrs={"rows": 4})}
+
+    def __init__(self, *args, suppliers, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["supplier"].queryset = suppliers
+
+
+class ConformityCheckForm(BootstrapFormMixin, forms.ModelForm):
+    """The model's clean() requires the derogation reference when the verdict is a derogation."""
+
+    class Meta:
+        model = ConformityCheck
+        fields = ["standard", "marking", "certificate_reference", "verdict", "derogation_reference", "findings"]
+        widgets = {"findings": forms.Textarea(attrs={"rows": 4})}
+        help_texts = {
+            "derogation_reference": _("Required when the verdict is “conform under derogation”."),
+        }
+
+
+class NegotiationRoundForm(BootstrapFormMixin, forms.ModelForm):
+    class Meta:
+        model = NegotiationRound
+        fields = [
+            "unit_price",
+            "quantity",
+            "delivery_date",
+            "incoterm",
+            "delivery_place",
+            "advance_rate",
+            "payment_days",
+            "penalties",
+            "valid_until",
+            "proposed_by",
+            "note",
+            "is_final",
+        ]
+        widgets = {
+            "delivery_date": DateInput(),
+            "valid_until": DateInput(),
+            "note": forms.Textarea(attrs={"rows": 3}),
+        }
+
+    def clean_delivery_date(self):
+        return not_in_past(self.cleaned_data.get("delivery_date"), _("The delivery date cannot be in the past."))
+
+    def clean_valid_until(self):
+        return not_in_past(self.cleaned_data.get("valid_until"), _("The validity date cannot be in the past."))
+
+    def clean_advance_rate(self):
+        return advance_in_range(self.cleaned_data.get("advance_rate"))

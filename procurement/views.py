@@ -1,0 +1,455 @@
+"""Pages of the case: thin views over procurement.services (STYLE.md §3)."""
+
+from collections.abc import Callable
+from datetime import datetime
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_fsm import ConcurrentTransition, TransitionNotAllowed
+
+from accounts import roles
+from accounts.decorators import member_required, role_required
+from accounts.network import client_ip
+from procurement import selectors, services, workflow
+from procurement.catalogue import REQUIRED_STANDARD
+from procurement.forms import (
+    CaseTitleForm,
+    ConformityCheckForm,
+    JustificationForm,
+    NeedLineForm,
+    NegotiationRoundForm,
+    OfferForm,
+    TransitionForm,
+    VettingDecisionForm,
+    add_service_errors,
+)
+from procurement.models import OPEN_STATUSES, STAGES, CaseStatus, NegotiationRound
+from suppliers.selectors import suppliers_for
+
+PAGE_SIZE = 50
+
+
+def _posted(request):
+    """The submitted data on POST (even empty, so the form is bound and shows what is missing), else None."""
+    return request.POST if request.method == "POST" else None
+
+
+# Stages at which each act inside a case is possible (the services check it again; this only decides
+# which buttons to show).
+EDIT_NEED_STAGES = (CaseStatus.NEED,)
+OFFER_STAGES = (CaseStatus.VETTING, CaseStatus.NORM_CHECK, CaseStatus.NEGOTIATION)
+VETTING_STAGES = (CaseStatus.VETTING, CaseStatus.NORM_CHECK)
+CONFORMITY_STAGES = (CaseStatus.NORM_CHECK, CaseStatus.NEGOTIATION)
+ROUND_STAGES = (CaseStatus.NEGOTIATION,)
+
+# Case steps served by this app; the others change contracts and are served by the contracts app.
+TRANSITIONS: dict[str, Callable] = {
+    "submit": services.case_submit,
+    "start_norm_check": services.case_start_norm_check,
+    "back_to_vetting": services.case_back_to_vetting,
+    "start_negotiation": services.case_start_negotiation,
+}
+CONTRACT_APP_TRANSITIONS = {
+    "award": "contracts:case_award",
+    "reopen_negotiation": "contracts:case_reopen",
+    "close": "contracts:case_close",
+    "cancel": "contracts:case_cancel",
+}
+NEEDS_COMMENT = {name for name, _label, needs_comment in workflow.CASE_TRANSITIONS if needs_comment}
+
+# Terms of a negotiation round, compared from one round to the next (the first with the offer as received).
+ROUND_TERMS = [
+    "unit_price",
+    "quantity",
+    "delivery_date",
+    "incoterm",
+    "delivery_place",
+    "advance_rate",
+    "payment_days",
+    "penalties",
+    "valid_until",
+]
+
+
+# --- helpers -------------------------------------------------------------------------------------
+def _attempt(request, call: Callable, form=None) -> tuple[bool, object]:
+    """Run one service call; turn a refusal into messages (or form errors). (True, result) when it went through."""
+    try:
+        return True, call()
+    except workflow.TransitionBlocked as blocked:
+        for reason in blocked.reasons:
+            messages.error(request, reason)
+    except (TransitionNotAllowed, ConcurrentTransition, workflow.Conflict):
+        messages.warning(request, workflow.CONFLICT_MESSAGE)
+    except ValidationError as error:
+        if form is None:
+            for message in error.messages:
+                messages.error(request, message)
+        else:
+            add_service_errors(form, error)
+    return False, None
+
+
+def _form_page(request, *, form, call: Callable, success: str, done_url, template: str, context: dict):
+    """GET shows the form; a valid POST calls the service once; an invalid one re-renders with 422."""
+    if request.method == "POST" and form.is_valid():
+        ok, _result = _attempt(request, call, form=form)
+        if ok:
+            messages.success(request, success)
+            return redirect(done_url)
+        if not form.errors:
+            # Refused (stage changed, step already taken): the case page shows why and where it stands.
+            return redirect(done_url)
+    status = 422 if request.method == "POST" else 200
+    return render(request, template, {**context, "form": form}, status=status)
+
+
+def _act_refused(request, case, stages):
+    """Acts inside a case are for its buyers, at some stages only. Returns a redirect when the stage is wrong."""
+    if not workflow.case_buyer(case, request.user):
+        raise PermissionDenied
+    if case.status not in stages:
+        messages.warning(request, _("This is not possible at the current stage of the case."))
+        return redirect(case)
+    return None
+
+
+def _format_cursor(cursor) -> str:
+    if cursor is None:
+        return ""
+    created_at, pk = cursor
+    return f"{created_at.isoformat()}~{pk}"
+
+
+def _parse_cursor(text: str):
+    created_at, _sep, pk = text.rpartition("~")
+    try:
+        moment = datetime.fromisoformat(created_at)
+        number = int(pk)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        return None
+    return moment, number
+
+
+def _stepper(case, events) -> list[dict]:
+    order = [stage.value for stage in STAGES]
+    reached = case.status
+    if reached == CaseStatus.CANCELLED:
+        cancels = [event for event in events if event.verb == "cancel"]
+        reached = cancels[-1].source if cancels else ""
+    if case.status == CaseStatus.CLOSED:
+        index = len(order)
+    elif reached in order:
+        index = order.index(reached)
+    else:
+        index = -1
+    cancelled = case.status == CaseStatus.CANCELLED
+    steps = []
+    for position, stage in enumerate(STAGES):
+        if position < index:
+            state, state_label = "done", _("done")
+        elif position == index and not cancelled:
+            state, state_label = "current", _("current stage")
+        elif position == index:
+            state, state_label = "", _("cancelled at this stage")
+        else:
+            state, state_label = "", _("to come")
+        steps.append({"label": stage.label, "state": state, "state_label": state_label})
+    return steps
+
+
+def _status_label(value: str, contract) -> str:
+    if not value:
+        return ""
+    # Events about a contract carry the contract's statuses; read their labels through the relation,
+    # since procurement does not import the contracts app.
+    choices = contract._meta.get_field("status").flatchoices if contract is not None else CaseStatus.choices
+    return str(dict(choices).get(value, value))
+
+
+def _checklist(case, user) -> list[dict]:
+    items = workflow.case_checklist(case, user)
+    for item in items:
+        name = item["name"]
+        if name in CONTRACT_APP_TRANSITIONS:
+            item["url"] = reverse(CONTRACT_APP_TRANSITIONS[name], args=[case.pk])
+        else:
+            item["url"] = reverse("procurement:case_transition", args=[case.pk, name])
+        # Awarding means choosing offers and quantities: it has its own page.
+        item["is_link"] = name == "award"
+        item["needs_confirm"] = name == "cancel"
+    return items
+
+
+def _round_history(offer) -> list[dict]:
+    rows = []
+    previous = offer
+    for negotiation_round in offer.rounds.all():
+        changes = []
+        for name in ROUND_TERMS:
+            if not hasattr(previous, name):
+                continue
+            before, after = getattr(previous, name), getattr(negotiation_round, name)
+            if before != after:
+                label = NegotiationRound._meta.get_field(name).verbose_name
+                changes.append({"label": label, "before": before, "after": after})
+        rows.append({"round": negotiation_round, "changes": changes})
+        previous = negotiation_round
+    return rows
+
+
+# --- pages ---------------------------------------------------------------------------------------
+@member_required
+@require_GET
+def case_list(request):
+    status = request.GET.get("status", "")
+    if status not in CaseStatus.values:
+        status = ""
+    after = _parse_cursor(request.GET.get("after", ""))
+    cases, next_cursor = selectors.case_list_page(user=request.user, status=status or None, after=after, size=PAGE_SIZE)
+    return render(
+        request,
+        "procurement/case_list.html",
+        {
+            "cases": cases,
+            "status": status,
+            "statuses": CaseStatus.choices,
+            "next_cursor": _format_cursor(next_cursor),
+            "is_first_page": after is None,
+            "can_create": request.user.is_buyer,
+        },
+    )
+
+
+@role_required(roles.BUYER)
+@require_http_methods(["GET", "POST"])
+def case_create(request):
+    data = request.POST if request.method == "POST" else None
+    title_form = CaseTitleForm(data, prefix="case")
+    line_form = NeedLineForm(data, prefix="line")
+    justification_form = JustificationForm(data, prefix="justification")
+    if data is not None:
+        if all([title_form.is_valid(), line_form.is_valid(), justification_form.is_valid()]):
+            ok, case = _attempt(
+                request,
+                lambda: services.case_create(
+                    actor=request.user,
+                    title=title_form.cleaned_data["title"],
+                    need_lines=[line_form.cleaned_data],
+                    justification=justification_form.cleaned_data,
+                    ip=client_ip(request),
+                ),
+                form=title_form,
+            )
+            if ok:
+                messages.success(request, _("Case %(reference)s created.") % {"reference": case.reference})
+                return redirect(case)
+    context = {"title_form": title_form, "line_form": line_form, "justification_form": justification_form}
+    return render(request, "procurement/case_create.html", context, status=422 if data is not None else 200)
+
+
+@member_required
+@require_GET
+def case_detail(request, pk):
+    case = get_object_or_404(selectors.case_detail_queryset(user=request.user), pk=pk)
+    user = request.user
+    events = list(case.events.all())
+    justification = getattr(case, "justification", None)
+    days_since_event = (timezone.localdate() - justification.event_date).days if justification else None
+    is_buyer = case.is_case_buyer(user)
+    status = case.status
+    offers = [
+        {
+            "offer": offer,
+            "vetted": offer.is_vetted(),
+            "check": offer.latest_check,
+            "rounds": len(offer.rounds.all()),
+        }
+        for offer in case.offers.all()
+    ]
+    return render(
+        request,
+        "procurement/case_detail.html",
+        {
+            "case": case,
+            "stages": _stepper(case, events),
+            "justification": justification,
+            "days_since_event": days_since_event,
+            "urgency_warning": days_since_event is not None
+            and status in OPEN_STATUSES
+            and days_since_event > settings.URGENCY_WARNING_DAYS,
+            "urgency_warning_days": settings.URGENCY_WARNING_DAYS,
+            "is_overdue": case.is_overdue(),
+            "need_lines": case.need_lines.all(),
+            "checklist": _checklist(case, user),
+            "offers": offers,
+            "vetting_decisions": case.vetting_decisions.all(),
+            "contracts": case.contracts.all(),
+            "events": [
+                {
+                    "event": event,
+                    "source": _status_label(event.source, event.contract),
+                    "target": _status_label(event.target, event.contract),
+                }
+                for event in events
+            ],
+            "can_edit_need": is_buyer and status in EDIT_NEED_STAGES,
+            "can_add_offer": is_buyer and status in OFFER_STAGES,
+            "can_vet": is_buyer and status in VETTING_STAGES and bool(offers),
+            "can_check": is_buyer and status in CONFORMITY_STAGES,
+            "can_negotiate": is_buyer and status in ROUND_STAGES,
+        },
+    )
+
+
+@member_required
+@require_http_methods(["GET", "POST"])
+def case_edit_need(request, pk):
+    case = get_object_or_404(selectors.case_detail_queryset(user=request.user), pk=pk)
+    refused = _act_refused(request, case, EDIT_NEED_STAGES)
+    if refused:
+        return refused
+    data = request.POST if request.method == "POST" else None
+    title_form = CaseTitleForm(data, prefix="case", initial={"title": case.title})
+    # The extra line is optional: left untouched, it is ignored.
+    line_form = NeedLineForm(data, prefix="line", empty_permitted=True, use_required_attribute=False)
+    justification_form = JustificationForm(data, prefix="justification", instance=getattr(case, "justification", None))
+    if data is not None:
+        if all([title_form.is_valid(), line_form.is_valid(), justification_form.is_valid()]):
+            ok, _result = _attempt(
+                request,
+                lambda: services.case_update_need(
+                    case=case,
+                    actor=request.user,
+                    title=title_form.cleaned_data["title"],
+                    need_line=line_form.cleaned_data or None,
+                    justification=justification_form.cleaned_data,
+                    ip=client_ip(request),
+                ),
+                form=title_form,
+            )
+            if ok:
+                messages.success(request, _("Need updated."))
+                return redirect(case)
+            if not title_form.errors:
+                return redirect(case)
+    context = {
+        "case": case,
+        "need_lines": case.need_lines.all(),
+        "title_form": title_form,
+        "line_form": line_form,
+        "justification_form": justification_form,
+    }
+    return render(request, "procurement/case_edit_need.html", context, status=422 if data is not None else 200)
+
+
+@member_required
+@require_POST
+def case_transition(request, pk, name):
+    service = TRANSITIONS.get(name)
+    if service is None:
+        raise Http404
+    case = get_object_or_404(selectors.cases_for(user=request.user), pk=pk)
+    form = TransitionForm(request.POST)
+    form.is_valid()  # the comment is optional here; the service refuses a step that needs one without it
+    kwargs = {"comment": form.cleaned_data.get("comment", "")} if name in NEEDS_COMMENT else {}
+    ok, _result = _attempt(request, lambda: service(case=case, actor=request.user, ip=client_ip(request), **kwargs))
+    if ok:
+        messages.success(request, str(workflow.VERB_LABELS[name]))
+    return redirect(case)
+
+
+@member_required
+@require_http_methods(["GET", "POST"])
+def offer_create(request, pk):
+    case = get_object_or_404(selectors.cases_for(user=request.user), pk=pk)
+    refused = _act_refused(request, case, OFFER_STAGES)
+    if refused:
+        return refused
+    form = OfferForm(_posted(request), case=case, suppliers=suppliers_for(user=request.user))
+    return _form_page(
+        request,
+        form=form,
+        call=lambda: services.offer_create(case=case, actor=request.user, ip=client_ip(request), **form.cleaned_data),
+        success=_("Offer recorded."),
+        done_url=case,
+        template="procurement/offer_form.html",
+        context={"case": case},
+    )
+
+
+@member_required
+@require_http_methods(["GET", "POST"])
+def vetting_create(request, pk):
+    case = get_object_or_404(selectors.cases_for(user=request.user), pk=pk)
+    refused = _act_refused(request, case, VETTING_STAGES)
+    if refused:
+        return refused
+    suppliers = suppliers_for(user=request.user).filter(offers__case=case).distinct()
+    form = VettingDecisionForm(_posted(request), suppliers=suppliers)
+    return _form_page(
+        request,
+        form=form,
+        call=lambda: services.vetting_decide(case=case, actor=request.user, ip=client_ip(request), **form.cleaned_data),
+        success=_("Vetting decision recorded."),
+        done_url=case,
+        template="procurement/vetting_form.html",
+        context={"case": case},
+    )
+
+
+@member_required
+@require_http_methods(["GET", "POST"])
+def conformity_create(request, pk):
+    offer = get_object_or_404(selectors.offers_for(user=request.user), pk=pk)
+    case = offer.case
+    refused = _act_refused(request, case, CONFORMITY_STAGES)
+    if refused:
+        return refused
+    form = ConformityCheckForm(
+        _posted(request), initial={"standard": REQUIRED_STANDARD.get(offer.need_line.product, "")}
+    )
+    return _form_page(
+        request,
+        form=form,
+        call=lambda: services.conformity_record(
+            offer=offer, actor=request.user, ip=client_ip(request), **form.cleaned_data
+        ),
+        success=_("Conformity check recorded."),
+        done_url=case,
+        template="procurement/conformity_form.html",
+        context={"case": case, "offer": offer},
+    )
+
+
+@member_required
+@require_http_methods(["GET", "POST"])
+def round_create(request, pk):
+    offer = get_object_or_404(selectors.offers_for(user=request.user).prefetch_related("rounds"), pk=pk)
+    case = offer.case
+    refused = _act_refused(request, case, ROUND_STAGES)
+    if refused:
+        return refused
+    terms = offer.latest_round or offer
+    initial = {name: getattr(terms, name) for name in ROUND_TERMS if hasattr(terms, name)}
+    form = NegotiationRoundForm(_posted(request), initial=initial)
+    return _form_page(
+        request,
+        form=form,
+        call=lambda: services.negotiation_round_add(
+            offer=offer, actor=request.user, ip=client_ip(request), **form.cleaned_data
+        ),
+        success=_("Negotiation round recorded."),
+        done_url=case,
+        template="procurement/round_form.html",
+        context={"case": case, "offer": offer, "history": _round_history(offer)},
+    )

@@ -1,0 +1,98 @@
+"""`manage.py seed_demo`: the archived 2020 story and the live emergency, idempotent."""
+
+from datetime import date
+from io import StringIO
+
+import pytest
+from django.core.files.storage import default_storage
+from django.core.management import call_command
+from django.utils import timezone
+from stdnum.fr import siret
+
+from accounts.models import Organisation, User
+from contracts.models import Contract, ContractDocument, SignatureDelegation
+from notifications.models import Notification
+from procurement.models import (
+    CaseEvent,
+    ConformityCheck,
+    NeedLine,
+    NegotiationRound,
+    Offer,
+    PurchaseCase,
+    VettingDecision,
+)
+from suppliers.models import Supplier, SupplierDocument
+
+MODELS = [
+    Organisation,
+    User,
+    SignatureDelegation,
+    Supplier,
+    SupplierDocument,
+    PurchaseCase,
+    NeedLine,
+    Offer,
+    VettingDecision,
+    ConformityCheck,
+    NegotiationRound,
+    Contract,
+    ContractDocument,
+    CaseEvent,
+    Notification,
+]
+
+
+def _counts() -> dict[str, int]:
+    return {model.__name__: model.objects.count() for model in MODELS}
+
+
+# WeasyPrint 70 leaves its sRGB ICC profile open when it writes PDF/A (weasyprint/pdf/__init__.py).
+@pytest.mark.filterwarnings("ignore:Exception ignored in.*sRGB2014.icc:pytest.PytestUnraisableExceptionWarning")
+@pytest.mark.django_db
+def test_seed_demo_twice_tells_the_stories_once():
+    call_command("seed_demo", stdout=StringIO())
+    first = _counts()
+    call_command("seed_demo", stdout=StringIO())
+    assert _counts() == first
+
+    sud = Organisation.objects.get(name="Région Sud")
+    var = Organisation.objects.get(name="Département du Var")
+    assert siret.is_valid(sud.siret)
+    assert all(siret.is_valid(s.siret) for s in Supplier.objects.exclude(siret=""))
+
+    # The archived 2020 story: closed, contracts signed on 22 March 2020 with their rendered PDF.
+    case = PurchaseCase.objects.get(organisation=sud, title="Masques de protection — COVID-19")
+    assert case.status == "closed"
+    assert case.justification.triggering_text == "Décret n° 2020-281 du 20 mars 2020"
+    assert sorted(case.need_lines.values_list("quantity", flat=True)) == [1_000_000, 4_000_000]
+    contracts = list(case.contracts.all())
+    assert len(contracts) == 2
+    for contract in contracts:
+        assert contract.status in ("signed", "notified")
+        assert timezone.localdate(contract.signed_at) == date(2020, 3, 22)
+        document = contract.current_document
+        assert document.status == "rendered"
+        assert contract.approved_document_id == document.pk
+        assert contract.signed_sha256 == document.sha256
+        with default_storage.open(document.file.name, "rb") as handle:
+            assert handle.read(5) == b"%PDF-"
+    verdicts = set(ConformityCheck.objects.filter(offer__case=case).values_list("verdict", flat=True))
+    assert {"derogation", "non_conform", "conform"} <= verdicts
+    decisions = set(case.vetting_decisions.values_list("decision", flat=True))
+    assert decisions == {"approved", "reserved", "rejected"}
+
+    # The live emergency: every state, some overdue, a contract in legal review; the second organisation.
+    live = PurchaseCase.objects.for_organisation(sud.pk).exclude(pk=case.pk)
+    assert {"need", "vetting", "norm_check", "negotiation", "contract", "cancelled"} <= set(
+        live.values_list("status", flat=True)
+    )
+    assert live.overdue().exists()
+    assert Contract.objects.filter(case__in=live, status="legal_review").exists()
+    assert PurchaseCase.objects.filter(organisation=var).exists()
+
+    for username, role in [("acheteur", "buyer"), ("juriste", "jurist"), ("directeur", "director"), ("admin", "admin")]:
+        user = User.objects.get(username=username)
+        assert user.has_role(role)
+        assert user.check_password("tandem-demo-2020!")
+    assert User.objects.get(username="admin").is_superuser
+    assert User.objects.filter(organisation=var, groups__name="buyer").exists()
