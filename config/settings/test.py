@@ -62,3 +62,7 @@ STORAGES = {
 }
 AXES_ENABLED = True
 DEBUG = False
+
+# Serve static files from the finders (no collectstatic in tests).
+WHITENOISE_AUTOREFRESH = True
+WHITENOISE_USE_FINDERS = True
