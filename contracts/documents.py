@@ -38,16 +38,15 @@ def document_render(*, document_id: int, now=None) -> ContractDocument | None:
     pdf = rendering.render_pdf(rendering.render_contract_html(contract, document))
     digest = rendering.sha256_hex(pdf)
     # Deterministic name: a second render of the same version (redelivered task) overwrites the same file.
-    name = document.file.field.generate_filename(
-        document, f"{contract.pk}/{contract.reference}-v{document.version}.pdf"
-    )
+    relative = f"{contract.pk}/{contract.reference}-v{document.version}.pdf"
+    stored_name = document.file.field.generate_filename(document, relative)
     with transaction.atomic():
         document = ContractDocument.objects.select_for_update().get(pk=document_id)
         if document.status == ContractDocument.Status.RENDERED:
             return document
-        if default_storage.exists(name):
-            default_storage.delete(name)
-        document.file.save(name, ContentFile(pdf), save=False)
+        if default_storage.exists(stored_name):
+            default_storage.delete(stored_name)
+        document.file.save(relative, ContentFile(pdf), save=False)
         document.sha256 = digest
         document.size = len(pdf)
         document.status = ContractDocument.Status.RENDERED
