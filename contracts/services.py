@@ -106,7 +106,10 @@ def case_reopen_negotiation(*, case: PurchaseCase, actor, comment: str, ip=None,
     case = lock_case(case)
     perform_transition(case, "reopen_negotiation", actor=actor, case=case, ip=ip, now=now, comment=comment)
     _withdraw_open_contracts(case, actor=actor, comment=comment, ip=ip, now=now)
-    case.offers.update(awarded_quantity=None, awarded_by=None, awarded_at=None, award_reason="")
+    for offer in case.offers.awarded():
+        # Saved one by one so the offer's history records the withdrawn award.
+        offer.awarded_quantity, offer.awarded_by, offer.awarded_at, offer.award_reason = None, None, None, ""
+        offer.save(update_fields=["awarded_quantity", "awarded_by", "awarded_at", "award_reason"])
     case.stage_entered_at = now
     case.save(update_fields=["stage_entered_at"])
     return case
