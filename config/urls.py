@@ -1,6 +1,8 @@
 from django.contrib import admin
+from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
 from django.views.generic import RedirectView
+from django.views.i18n import set_language
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="procurement:case_list", permanent=False), name="home"),
@@ -10,6 +12,7 @@ urlpatterns = [
     path("contrats/", include("contracts.urls")),
     path("notifications/", include("notifications.urls")),
     path("tableau-de-bord/", include("dashboard.urls")),
-    path("i18n/", include("django.conf.urls.i18n")),
+    # The language switch is in every page's footer, the login page included.
+    path("i18n/setlang/", login_not_required(set_language), name="set_language"),
     path("admin/", admin.site.urls),
 ]

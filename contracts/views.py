@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from django import forms
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
@@ -225,7 +225,10 @@ def _award_offers(case):
 def case_award(request, pk):
     case = get_object_or_404(case_selectors.case_detail_queryset(user=request.user), pk=pk)
     offers = _award_offers(case)
-    available = is_available(case.award) and may(case.award, request.user)
+    allowed = may(case.award, request.user)
+    if request.method == "POST" and not allowed:
+        raise PermissionDenied
+    available = allowed and is_available(case.award)
     form = AwardForm(request.POST or None, offers=offers)
     status = 200
     blockers = []
