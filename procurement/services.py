@@ -143,6 +143,20 @@ def case_update_need(
     return case
 
 
+@transaction.atomic
+def case_assign_buyer(*, case: PurchaseCase, actor, buyer, ip=None, now=None) -> PurchaseCase:
+    """Add a buyer of the organisation to the case's purchasing team (the lead buyer or a director decides)."""
+    case = lock_case(case)
+    if not workflow.case_buyer_or_director(case, actor):
+        raise PermissionDenied(gettext("Only a buyer of this case or the director may assign buyers."))
+    if buyer.organisation_id != case.organisation_id or not buyer.is_buyer:
+        raise PermissionDenied(gettext("Only a buyer of the same organisation can join the case."))
+    if buyer.pk not in case.buyer_ids:
+        case.buyers.add(buyer)
+        CaseEvent.record(case=case, verb="buyer_assigned", actor=actor, comment=str(buyer), ip=ip, now=now)
+    return case
+
+
 def _case_transition(name: str, *, case: PurchaseCase, actor, ip=None, now=None, comment: str = "") -> PurchaseCase:
     now = now or timezone.now()
     case = lock_case(case)

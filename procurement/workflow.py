@@ -35,6 +35,7 @@ VERB_LABELS = {
     "close": _("Case closed"),
     "cancel": _("Case cancelled"),
     "need_updated": _("Need updated"),
+    "buyer_assigned": _("Buyer assigned"),
     "overdue_notice": _("Stage target exceeded"),
     "offer_added": _("Offer recorded"),
     "vetting_decision": _("Vetting decision"),

@@ -644,3 +644,19 @@ def test_pure_overdue(settings):
     assert case.stage_deadline() == NOW + timedelta(hours=4)
     assert not case.is_overdue(NOW + timedelta(hours=4))
     assert case.is_overdue(NOW + timedelta(hours=4, seconds=1))
+
+
+@pytest.mark.django_db
+def test_assigning_a_buyer_lets_them_drive_the_case_and_is_audited(buyer, buyer2, jurist, outsider):
+    case = make_case(buyer, "need")
+    with pytest.raises(PermissionDenied):
+        services.case_submit(case=case, actor=buyer2)
+    with pytest.raises(PermissionDenied):
+        services.case_assign_buyer(case=case, actor=jurist, buyer=buyer2)
+    with pytest.raises(PermissionDenied):
+        services.case_assign_buyer(case=case, actor=buyer, buyer=outsider)
+    services.case_assign_buyer(case=case, actor=buyer, buyer=buyer2)
+    services.case_assign_buyer(case=case, actor=buyer, buyer=buyer2)  # twice: one event
+    assert CaseEvent.objects.filter(case=case, verb="buyer_assigned").count() == 1
+    case = services.case_submit(case=case, actor=buyer2)
+    assert case.status == "vetting"

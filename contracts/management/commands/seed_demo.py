@@ -314,7 +314,7 @@ class Command(BaseCommand):
             justification=COVID_JUSTIFICATION,
             now=paris(2020, 3, 20, 9),
         )
-        case.buyers.add(buyer2)
+        case = case_services.case_assign_buyer(case=case, actor=buyer, buyer=buyer2, now=paris(2020, 3, 20, 9, 5))
         ffp2, iir = list(case.need_lines.all())
         case = case_services.case_submit(case=case, actor=buyer, now=paris(2020, 3, 20, 10, 30))
 
@@ -651,7 +651,9 @@ class Command(BaseCommand):
             now=next(clock),
         )
         if org == "sud":
-            case.buyers.add(self.users["acheteuse2"])
+            case = case_services.case_assign_buyer(
+                case=case, actor=case.owner, buyer=self.users["acheteuse2"], now=next(clock)
+            )
         need_line = case.need_lines.get()
         if stage == "cancelled":
             contract_services.case_cancel(
