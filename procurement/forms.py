@@ -5,6 +5,8 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from accounts import roles
+from accounts.models import User
 from procurement.models import ConformityCheck, NeedLine, NegotiationRound, Offer, UrgencyJustification, VettingDecision
 from suppliers.forms import BootstrapFormMixin, DateInput
 
@@ -185,3 +187,21 @@ class NegotiationRoundForm(BootstrapFormMixin, forms.ModelForm):
 
     def clean_advance_rate(self):
         return advance_in_range(self.cleaned_data.get("advance_rate"))
+
+
+class AssignBuyerForm(BootstrapFormMixin, forms.Form):
+    """A buyer of the organisation who is not yet on the case's purchasing team."""
+
+    buyer = forms.ModelChoiceField(label=_("Buyer"), queryset=None)
+
+    def __init__(self, *args, case, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["buyer"].queryset = (
+            User.objects.filter(organisation_id=case.organisation_id, groups__name=roles.BUYER, is_active=True)
+            .exclude(pk__in=case.buyer_ids)
+            .order_by("last_name", "first_name", "username")
+        )
+
+    @property
+    def has_choices(self) -> bool:
+        return self.fields["buyer"].queryset.exists()

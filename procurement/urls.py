@@ -8,6 +8,7 @@ urlpatterns = [
     path("nouveau/", views.case_create, name="case_create"),
     path("<int:pk>/", views.case_detail, name="case_detail"),
     path("<int:pk>/besoin/", views.case_edit_need, name="case_edit_need"),
+    path("<int:pk>/acheteurs/", views.case_assign_buyer, name="case_assign_buyer"),
     path("<int:pk>/etape/<str:name>/", views.case_transition, name="case_transition"),
     path("<int:pk>/offres/nouvelle/", views.offer_create, name="offer_create"),
     path("<int:pk>/verification/", views.vetting_create, name="vetting_create"),

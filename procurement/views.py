@@ -20,6 +20,7 @@ from accounts.network import client_ip
 from procurement import selectors, services, workflow
 from procurement.catalogue import REQUIRED_STANDARD
 from procurement.forms import (
+    AssignBuyerForm,
     CaseTitleForm,
     ConformityCheckForm,
     JustificationForm,
@@ -307,8 +308,32 @@ def case_detail(request, pk):
             "can_vet": is_buyer and status in VETTING_STAGES and bool(offers),
             "can_check": is_buyer and status in CONFORMITY_STAGES,
             "can_negotiate": is_buyer and status in ROUND_STAGES,
+            "assign_form": _assign_form(case, user),
         },
     )
+
+
+def _assign_form(case, user):
+    if not workflow.case_buyer_or_director(case, user):
+        return None
+    form = AssignBuyerForm(case=case)
+    return form if form.has_choices else None
+
+
+@member_required
+@require_POST
+def case_assign_buyer(request, pk):
+    case = get_object_or_404(selectors.cases_for(user=request.user), pk=pk)
+    form = AssignBuyerForm(request.POST, case=case)
+    if not workflow.case_buyer_or_director(case, request.user):
+        raise PermissionDenied
+    if form.is_valid():
+        buyer = form.cleaned_data["buyer"]
+        services.case_assign_buyer(case=case, actor=request.user, buyer=buyer, ip=client_ip(request))
+        messages.success(request, _("%(buyer)s joined the purchasing team.") % {"buyer": buyer})
+    else:
+        messages.error(request, _("Choose a buyer of your organisation."))
+    return redirect(case)
 
 
 @member_required

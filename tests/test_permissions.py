@@ -180,6 +180,11 @@ def build_case_edit_need(w):
     return kwargs, data
 
 
+def build_case_assign_buyer(w):
+    kwargs, _ = _case("need")(w)
+    return kwargs, {"buyer": w.users["other_buyer"].pk}
+
+
 def _transition(state, name, comment=""):
     def build(w):
         w.objects["case"] = make_case(w.users["case_buyer"], state)
@@ -461,6 +466,13 @@ MATRIX: dict[str, Entry] = {
         only(["case_buyer"]),
         state=lambda w: PurchaseCase.objects.get(pk=w.case.pk).title,
         changes_for=frozenset({"case_buyer"}),
+    ),
+    "procurement:case_assign_buyer": Entry(
+        "post",
+        build_case_assign_buyer,
+        only(["case_buyer", "director"]),
+        state=lambda w: sorted(PurchaseCase.objects.get(pk=w.case.pk).buyers.values_list("pk", flat=True)),
+        changes_for=frozenset({"case_buyer", "director"}),
     ),
     # --- procurement: the case steps it serves (one variant per step)
     "procurement:case_transition#submit": Entry(
