@@ -10,7 +10,8 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django_fsm import TransitionNotAllowed
 
-from accounts.models import User
+from accounts import roles
+from accounts.selectors import members_with_role
 from contracts import workflow
 from contracts.models import OPEN_CONTRACT_STATUSES, Contract, ContractDocument
 from notifications.services import enqueue_on_commit, notify
@@ -20,7 +21,7 @@ from procurement.services import lock_case, perform_transition
 
 
 def legal_team(organisation_id):
-    return User.objects.filter(organisation_id=organisation_id, groups__name="jurist", is_active=True)
+    return members_with_role(organisation_id, roles.JURIST)
 
 
 def _lock(contract: Contract) -> Contract:

@@ -8,6 +8,8 @@ from procurement.models import (
     NegotiationRound,
     Offer,
     PurchaseCase,
+    ReferencePrice,
+    SupplyChainParty,
     Threshold,
     UrgencyJustification,
     VettingDecision,
@@ -55,16 +57,37 @@ class UrgencyJustificationAdmin(SimpleHistoryAdmin):
     list_select_related = ("case",)
 
 
+class SupplyChainPartyInline(admin.TabularInline):
+    model = SupplyChainParty
+    fields = ("position", "role", "supplier", "note", "added_by", "added_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        # Parties are added from the offer page, which screens them against the sanctions lists.
+        return False
+
+
 @admin.register(Offer)
 class OfferAdmin(SimpleHistoryAdmin):
     list_display = ("case", "supplier", "product_description", "unit_price", "quantity", "awarded_quantity")
     search_fields = ("case__reference", "supplier__name", "product_description")
     list_select_related = ("case", "supplier")
+    inlines = [SupplyChainPartyInline]
+
+
+@admin.register(ReferencePrice)
+class ReferencePriceAdmin(admin.ModelAdmin):
+    """The reference prices behind the "more than 3× the reference" red flag: add a newer row to change one."""
+
+    list_display = ("product", "unit_price", "valid_from", "source")
+    list_filter = ("product",)
 
 
 @admin.register(VettingDecision)
 class VettingDecisionAdmin(admin.ModelAdmin):
-    list_display = ("case", "supplier", "decision", "decided_by", "decided_at")
+    list_display = ("case", "supplier", "decision", "decided_by", "decided_at", "countersigned_by")
     list_filter = ("decision",)
     search_fields = ("case__reference", "supplier__name")
     list_select_related = ("case", "supplier", "decided_by")

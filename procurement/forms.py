@@ -7,7 +7,15 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts import roles
 from accounts.models import User
-from procurement.models import ConformityCheck, NeedLine, NegotiationRound, Offer, UrgencyJustification, VettingDecision
+from procurement.models import (
+    ConformityCheck,
+    NeedLine,
+    NegotiationRound,
+    Offer,
+    SupplyChainParty,
+    UrgencyJustification,
+    VettingDecision,
+)
 from suppliers.forms import BootstrapFormMixin, DateInput
 
 ADVANCE_RANGE_MESSAGE = _("The advance is a fraction between 0 and 1 (0.30 for 30 %).")
@@ -133,11 +141,50 @@ class OfferForm(BootstrapFormMixin, forms.ModelForm):
         return advance_in_range(self.cleaned_data.get("advance_rate"))
 
 
+class VettingSupplierForm(BootstrapFormMixin, forms.Form):
+    """Choose which supplier of the case to decide on (GET)."""
+
+    supplier = forms.ModelChoiceField(label=_("Supplier"), queryset=None, empty_label=None)
+
+    def __init__(self, *args, suppliers, **kwargs):
+        # Its own ids: the decision form below carries the chosen supplier in a hidden field of the same name.
+        kwargs.setdefault("auto_id", "choose_%s")
+        super().__init__(*args, **kwargs)
+        self.fields["supplier"].queryset = suppliers
+
+
 class VettingDecisionForm(BootstrapFormMixin, forms.ModelForm):
     class Meta:
         model = VettingDecision
         fields = ["supplier", "decision", "findings"]
-        widgets = {"findings": forms.Textarea(attrs={"rows": 4})}
+        widgets = {
+            "supplier": forms.HiddenInput(),
+            "decision": forms.RadioSelect(),
+            "findings": forms.Textarea(attrs={"rows": 8}),
+        }
+        help_texts = {"findings": _("Prefilled from the supplier's file; complete or correct it.")}
+
+    def __init__(self, *args, suppliers, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["supplier"].queryset = suppliers
+        self.fields["decision"].choices = VettingDecision.Decision.choices
+
+
+class CountersignForm(BootstrapFormMixin, forms.Form):
+    approve = forms.TypedChoiceField(
+        label=_("Your decision"),
+        choices=[("1", _("Countersign the approval")), ("0", _("Refuse: the supplier is rejected for this case"))],
+        coerce=lambda value: value == "1",
+        widget=forms.RadioSelect,
+    )
+    comment = forms.CharField(label=_("Reason"), widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class ChainPartyForm(BootstrapFormMixin, forms.ModelForm):
+    class Meta:
+        model = SupplyChainParty
+        fields = ["supplier", "role", "note"]
+        help_texts = {"supplier": _("The company must first exist in the suppliers' register.")}
 
     def __init__(self, *args, suppliers, **kwargs):
         super().__init__(*args, **kwargs)

@@ -334,10 +334,70 @@ class Offer(models.Model):
         return check is not None and check.verdict in ConformityCheck.PASSING
 
     def is_vetted(self) -> bool:
+        """The supplier's latest decision for this case approves it (countersigned when red flags stood)."""
         return any(
-            d.supplier_id == self.supplier_id and d.decision in VettingDecision.PASSING
-            for d in self.case.latest_vetting_decisions()
+            d.supplier_id == self.supplier_id and d.is_effective_approval for d in self.case.latest_vetting_decisions()
         )
+
+
+class SupplyChainParty(models.Model):
+    """A party between the factory and the delivery point of an offer, other than (or as well as) its supplier."""
+
+    class Role(models.TextChoices):
+        MANUFACTURER = "manufacturer", _("Manufacturer")
+        INTERMEDIARY = "intermediary", _("Trader / intermediary")
+        FORWARDER = "forwarder", _("Freight forwarder")
+        CUSTOMS_BROKER = "customs", _("Customs broker")
+        CARRIER = "carrier", _("Carrier")
+
+    offer = models.ForeignKey(Offer, on_delete=models.PROTECT, related_name="chain")
+    supplier = models.ForeignKey(
+        "suppliers.Supplier", verbose_name=_("company"), on_delete=models.PROTECT, related_name="chain_roles"
+    )
+    role = models.CharField(_("role"), max_length=15, choices=Role.choices)
+    position = models.PositiveSmallIntegerField(_("position from the factory"))
+    note = models.CharField(_("note"), max_length=300, blank=True)
+    added_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    added_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["position", "pk"]
+        verbose_name = _("supply chain party")
+        verbose_name_plural = _("supply chain parties")
+        constraints = [models.UniqueConstraint(fields=["offer", "supplier", "role"], name="chain_party_unique_role")]
+
+    def __str__(self) -> str:
+        return f"{self.get_role_display()}: {self.supplier}"
+
+
+class ReferencePrice(models.Model):
+    """The usual unit price of a product, for the "price more than 3× the reference" red flag."""
+
+    product = models.CharField(_("product"), max_length=20, choices=Product.choices)
+    unit_price = models.DecimalField(
+        _("reference unit price excl. VAT (€)"),
+        max_digits=12,
+        decimal_places=4,
+        validators=[MinValueValidator(Decimal("0.0001"))],
+    )
+    valid_from = models.DateField(_("valid from"))
+    source = models.CharField(_("source"), max_length=300)
+
+    class Meta:
+        ordering = ["product", "-valid_from"]
+        verbose_name = _("reference price")
+        verbose_name_plural = _("reference prices")
+        constraints = [
+            models.UniqueConstraint(fields=["product", "valid_from"], name="reference_price_unique_date"),
+            models.CheckConstraint(condition=Q(unit_price__gt=0), name="reference_price_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_product_display()} — {self.unit_price} € ({self.valid_from})"
+
+    @classmethod
+    def on(cls, product: str, day) -> "ReferencePrice | None":
+        return cls.objects.filter(product=product, valid_from__lte=day).order_by("-valid_from").first()
 
 
 class VettingDecision(models.Model):
@@ -356,6 +416,19 @@ class VettingDecision(models.Model):
     findings = models.TextField(_("findings"))
     decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     decided_at = models.DateTimeField()
+    # The red flags standing when the buyer decided: [{"code": ..., "reason": ...}]. Any of them makes
+    # an approval wait for a jurist's countersignature.
+    red_flags = models.JSONField(_("red flags at decision time"), default=list, blank=True)
+    countersigned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("countersigned by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    countersigned_at = models.DateTimeField(_("countersigned at"), null=True, blank=True)
+    countersign_comment = models.TextField(_("jurist's comment"), blank=True)
 
     class Meta:
         ordering = ["decided_at", "pk"]
@@ -364,6 +437,19 @@ class VettingDecision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.supplier} — {self.get_decision_display()}"
+
+    @property
+    def needs_countersign(self) -> bool:
+        return self.decision in self.PASSING and bool(self.red_flags)
+
+    @property
+    def awaiting_countersign(self) -> bool:
+        return self.needs_countersign and self.countersigned_at is None
+
+    @property
+    def is_effective_approval(self) -> bool:
+        """An approval that counts: passing, and countersigned by a jurist when red flags stood."""
+        return self.decision in self.PASSING and not self.awaiting_countersign
 
 
 class ConformityCheck(models.Model):

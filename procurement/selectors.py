@@ -2,7 +2,15 @@
 
 from django.db.models import Prefetch, Q
 
-from procurement.models import CaseEvent, ConformityCheck, NegotiationRound, Offer, PurchaseCase
+from procurement.models import (
+    CaseEvent,
+    ConformityCheck,
+    NegotiationRound,
+    Offer,
+    PurchaseCase,
+    SupplyChainParty,
+    VettingDecision,
+)
 
 
 def cases_for(*, user):
@@ -37,6 +45,9 @@ def case_detail_queryset(*, user):
     offers = Offer.objects.select_related("supplier", "need_line", "awarded_by").prefetch_related(
         Prefetch("rounds", queryset=NegotiationRound.objects.select_related("recorded_by")),
         Prefetch("conformity_checks", queryset=ConformityCheck.objects.select_related("checked_by")),
+        Prefetch("chain", queryset=SupplyChainParty.objects.select_related("supplier")),
+        "supplier__documents",
+        "supplier__offers",
     )
     return (
         cases_for(user=user)
@@ -47,6 +58,7 @@ def case_detail_queryset(*, user):
             Prefetch("offers", queryset=offers),
             "vetting_decisions__supplier",
             "vetting_decisions__decided_by",
+            "vetting_decisions__countersigned_by",
             Prefetch("events", queryset=CaseEvent.objects.select_related("actor", "contract")),
             "contracts__offer__supplier",
         )
@@ -55,3 +67,35 @@ def case_detail_queryset(*, user):
 
 def offers_for(*, user):
     return Offer.objects.filter(case__in=cases_for(user=user)).select_related("case", "supplier", "need_line")
+
+
+def offer_detail_queryset(*, user):
+    return offers_for(user=user).prefetch_related(
+        Prefetch("rounds", queryset=NegotiationRound.objects.select_related("recorded_by")),
+        Prefetch("conformity_checks", queryset=ConformityCheck.objects.select_related("checked_by")),
+        Prefetch("chain", queryset=SupplyChainParty.objects.select_related("supplier", "added_by")),
+        "supplier__documents",
+        "supplier__offers",
+        "case__vetting_decisions",
+    )
+
+
+def case_parties(case) -> set[int]:
+    """Every company of the case's offers (suppliers and chain parties); offers and chains prefetched."""
+    return {pk for offer in case.offers.all() for pk in offer_parties(offer)}
+
+
+def offer_parties(offer) -> set[int]:
+    return {offer.supplier_id, *(party.supplier_id for party in offer.chain.all())}
+
+
+def vetting_decisions_for(*, user):
+    return VettingDecision.objects.filter(case__in=cases_for(user=user)).select_related(
+        "case", "supplier", "decided_by"
+    )
+
+
+def chain_parties_for(*, user):
+    return SupplyChainParty.objects.filter(offer__case__in=cases_for(user=user)).select_related(
+        "offer__case", "supplier"
+    )

@@ -1,16 +1,20 @@
 """The only code that changes a case or writes its rows. Each function takes an explicit actor and an
 optional `now` clock (demo data and tests place events in time)."""
 
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext
 from django_fsm import TransitionNotAllowed
 
+from accounts import roles
+from accounts.selectors import members_with_role
 from notifications.services import notify
-from procurement import workflow
+from procurement import flags, workflow
 from procurement.models import (
     CaseEvent,
     ConformityCheck,
@@ -18,9 +22,13 @@ from procurement.models import (
     NegotiationRound,
     Offer,
     PurchaseCase,
+    SupplyChainParty,
     UrgencyJustification,
     VettingDecision,
 )
+from suppliers import selectors as supplier_selectors
+from suppliers import services as supplier_services
+from suppliers.models import Supplier
 
 
 def lock_case(case: PurchaseCase) -> PurchaseCase:
@@ -201,28 +209,246 @@ def offer_create(*, case: PurchaseCase, actor, ip=None, now=None, **fields) -> O
     return offer
 
 
-@transaction.atomic
+@dataclass
+class VettingAssessment:
+    """What a vetting decision about one supplier of a case weighs, screenings freshly re-run."""
+
+    supplier: object
+    offers: list
+    flags: list
+    screenings: dict
+    blocking: list
+    parties: list = field(default_factory=list)
+    valid_documents: list = field(default_factory=list)
+
+    @property
+    def companies(self) -> list[dict]:
+        """The supplier and its chain parties, each with its current screenings."""
+        return [{"company": company, "screenings": self.screenings.get(company.pk, [])} for company in self.parties]
+
+    @property
+    def suggested_decision(self) -> str:
+        if self.blocking:
+            return VettingDecision.Decision.REJECTED
+        return VettingDecision.Decision.RESERVED if self.flags else VettingDecision.Decision.APPROVED
+
+    def suggested_findings(self) -> str:
+        """A draft of the findings from the file: valid documents, screenings, red flags."""
+        lines = []
+        if self.valid_documents:
+            lines.append(
+                gettext("Valid documents: %(documents)s.")
+                % {
+                    "documents": "; ".join(
+                        gettext("%(kind)s until %(date)s")
+                        % {"kind": d.get_kind_display(), "date": date_format(d.expires_on, "SHORT_DATE_FORMAT")}
+                        if d.expires_on
+                        else str(d.get_kind_display())
+                        for d in self.valid_documents
+                    )
+                }
+            )
+        for screening in self.screenings.get(self.supplier.pk, []):
+            lines.append(
+                gettext("Screening of %(date)s against %(list)s: %(result)s.")
+                % {
+                    "date": date_format(timezone.localtime(screening.screened_at), "SHORT_DATETIME_FORMAT"),
+                    "list": screening.sanctions_list,
+                    "result": screening.get_result_display().lower(),
+                }
+            )
+        lines.extend(flag.reason for flag in self.flags)
+        return "\n".join(lines)
+
+
+def vetting_assess(*, case: PurchaseCase, supplier, actor=None, now=None) -> VettingAssessment:
+    """Re-run the stale screenings of the supplier and of its offers' chain parties (each kept, in its own
+    transaction, whatever follows), then gather its flags. Used to prefill and to record a decision."""
+    now = now or timezone.now()
+    offers = list(
+        Offer.objects.filter(case=case, supplier=supplier)
+        .select_related("supplier", "need_line")
+        .prefetch_related("rounds", "chain__supplier", "supplier__documents", "supplier__offers")
+    )
+    companies = {supplier.pk: supplier}
+    for offer in offers:
+        companies.update({party.supplier_id: party.supplier for party in offer.chain.all()})
+    for company in companies.values():
+        supplier_services.supplier_screen_if_stale(supplier=company, actor=actor, now=now)
+    screenings = supplier_selectors.current_screenings_by_supplier(companies)
+    supplier = Supplier.objects.prefetch_related("documents", "offers").get(pk=supplier.pk)
+    today = timezone.localdate(now)
+    blocking = {}
+    for offer in offers:
+        blocking.update({company.pk: company for company in flags.chain_blocking_parties(offer, screenings)})
+    if any(screening.blocks_approval for screening in screenings.get(supplier.pk, [])):
+        blocking[supplier.pk] = supplier
+    return VettingAssessment(
+        supplier=supplier,
+        offers=offers,
+        flags=flags.vetting_flags(supplier, offers, today, screenings),
+        screenings=screenings,
+        blocking=list(blocking.values()),
+        parties=[supplier, *(company for pk, company in companies.items() if pk != supplier.pk)],
+        valid_documents=[d for d in supplier.documents.all() if d.is_valid_on(today)],
+    )
+
+
+def _sanctions_refusal(blocking) -> ValidationError:
+    return ValidationError(
+        gettext(
+            "Approval is impossible: %(names)s possibly or certainly match the asset-freeze list. "
+            "A jurist must clear the match first."
+        )
+        % {"names": ", ".join(company.name for company in blocking)},
+        code="sanctions",
+    )
+
+
 def vetting_decide(
     *, case: PurchaseCase, supplier, actor, decision: str, findings: str, ip=None, now=None
 ) -> VettingDecision:
+    """Record a buyer's decision. Stale screenings are re-run first; a sanctions match on any company of the
+    supplier's offers blocks approval; red flags make an approval wait for a jurist's countersignature."""
     now = now or timezone.now()
-    case = lock_case(case)
-    _ensure_buyer_of(case, actor)
-    _ensure_status(case, "vetting", "norm_check")
+    if not workflow.case_buyer(case, actor):
+        raise PermissionDenied(gettext("Only a buyer of this case may do this."))
     if supplier.organisation_id != case.organisation_id:
         raise PermissionDenied
-    row = VettingDecision.objects.create(
-        case=case, supplier=supplier, decision=decision, findings=findings, decided_by=actor, decided_at=now
-    )
-    CaseEvent.record(
-        case=case,
-        verb="vetting_decision",
-        actor=actor,
-        comment=f"{supplier}: {row.get_decision_display()} — {findings}",
-        ip=ip,
+    assessment = vetting_assess(case=case, supplier=supplier, actor=actor, now=now)
+    with transaction.atomic():
+        case = lock_case(case)
+        _ensure_buyer_of(case, actor)
+        _ensure_status(case, "vetting", "norm_check")
+        if decision in VettingDecision.PASSING and assessment.blocking:
+            raise _sanctions_refusal(assessment.blocking)
+        row = VettingDecision.objects.create(
+            case=case,
+            supplier=supplier,
+            decision=decision,
+            findings=findings,
+            decided_by=actor,
+            decided_at=now,
+            red_flags=[flag.as_dict() for flag in assessment.flags] if decision in VettingDecision.PASSING else [],
+        )
+        CaseEvent.record(
+            case=case,
+            verb="vetting_decision",
+            actor=actor,
+            comment=f"{supplier}: {row.get_decision_display()} — {findings}",
+            ip=ip,
+            now=now,
+        )
+        if row.awaiting_countersign:
+            notify(
+                recipients=members_with_role(case.organisation_id, roles.JURIST),
+                verb="vetting_countersign",
+                text=gettext("%(case)s: the approval of %(supplier)s, with red flags, awaits your countersignature.")
+                % {"case": case.reference, "supplier": supplier},
+                url=case.get_absolute_url(),
+                now=now,
+            )
+    return row
+
+
+@transaction.atomic
+def vetting_countersign(
+    *, decision: VettingDecision, actor, approve: bool, comment: str, ip=None, now=None
+) -> VettingDecision:
+    """A jurist countersigns an approval given despite red flags, or refuses it (the supplier is then
+    rejected for this case by a new decision in the jurist's name). A comment is required either way."""
+    now = now or timezone.now()
+    case = lock_case(decision.case)
+    if not workflow.jurist_of(case, actor):
+        raise PermissionDenied(gettext("Only a jurist may countersign a vetting decision."))
+    _ensure_status(case, "vetting", "norm_check")
+    decision = VettingDecision.objects.select_for_update().get(pk=decision.pk)
+    latest = case.vetting_decisions.filter(supplier_id=decision.supplier_id).order_by("-decided_at", "-pk").first()
+    if not decision.awaiting_countersign or latest.pk != decision.pk:
+        raise workflow.Conflict
+    comment = (comment or "").strip()
+    if not comment:
+        raise ValidationError({"comment": gettext("Say why you countersign or refuse.")}, code="required")
+    if approve:
+        decision.countersigned_by = actor
+        decision.countersigned_at = now
+        decision.countersign_comment = comment
+        decision.save(update_fields=["countersigned_by", "countersigned_at", "countersign_comment"])
+        verb, result = "vetting_countersigned", decision
+    else:
+        result = VettingDecision.objects.create(
+            case=case,
+            supplier=decision.supplier,
+            decision=VettingDecision.Decision.REJECTED,
+            findings=gettext("Countersignature refused: %(comment)s") % {"comment": comment},
+            decided_by=actor,
+            decided_at=now,
+        )
+        verb = "vetting_countersign_refused"
+    CaseEvent.record(case=case, verb=verb, actor=actor, comment=f"{decision.supplier}: {comment}", ip=ip, now=now)
+    notify(
+        recipients=case.purchasing_team(),
+        verb=verb,
+        text=(
+            gettext("%(case)s: the approval of %(supplier)s was countersigned by %(jurist)s.")
+            if approve
+            else gettext("%(case)s: %(jurist)s refused to countersign the approval of %(supplier)s.")
+        )
+        % {"case": case.reference, "supplier": decision.supplier, "jurist": actor.get_full_name() or actor},
+        url=case.get_absolute_url(),
         now=now,
     )
-    return row
+    return result
+
+
+def _chain_position(offer: Offer, role: str) -> int:
+    rank = list(SupplyChainParty.Role.values).index(role) + 1
+    same_role = sum(1 for party in offer.chain.all() if party.role == role)
+    return rank * 10 + same_role
+
+
+def chain_party_add(*, offer: Offer, actor, supplier, role: str, note: str = "", ip=None, now=None) -> SupplyChainParty:
+    """Add a company to the offer's chain (placed from the factory to the delivery point by its role) and
+    screen it against the sanctions lists if it was not screened recently."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        case = lock_case(offer.case)
+        _ensure_buyer_of(case, actor)
+        _ensure_status(case, "vetting", "norm_check", "negotiation")
+        if supplier.organisation_id != case.organisation_id:
+            raise PermissionDenied
+        offer = Offer.objects.prefetch_related("chain").get(pk=offer.pk)
+        if any(party.supplier_id == supplier.pk and party.role == role for party in offer.chain.all()):
+            raise ValidationError(
+                gettext("%(company)s is already in this chain as %(role)s.")
+                % {"company": supplier, "role": SupplyChainParty.Role(role).label.lower()},
+                code="duplicate",
+            )
+        party = SupplyChainParty.objects.create(
+            offer=offer,
+            supplier=supplier,
+            role=role,
+            position=_chain_position(offer, role),
+            note=note.strip(),
+            added_by=actor,
+            added_at=now,
+        )
+        CaseEvent.record(case=case, verb="chain_party_added", actor=actor, comment=str(party), ip=ip, now=now)
+    supplier_services.supplier_screen_if_stale(supplier=supplier, actor=actor, now=now)
+    return party
+
+
+@transaction.atomic
+def chain_party_remove(*, party: SupplyChainParty, actor, ip=None, now=None) -> None:
+    now = now or timezone.now()
+    case = lock_case(party.offer.case)
+    _ensure_buyer_of(case, actor)
+    _ensure_status(case, "vetting", "norm_check", "negotiation")
+    label = str(party)
+    deleted, _rows = SupplyChainParty.objects.filter(pk=party.pk).delete()
+    if not deleted:
+        raise workflow.Conflict
+    CaseEvent.record(case=case, verb="chain_party_removed", actor=actor, comment=label, ip=ip, now=now)
 
 
 @transaction.atomic
@@ -272,7 +498,7 @@ def negotiation_round_add(*, offer: Offer, actor, ip=None, now=None, **fields) -
 
 def notify_overdue(*, now=None) -> int:
     """Tell the director about cases past their stage target (once per case and stage)."""
-    from accounts.models import User
+    from accounts.selectors import members_with_role
 
     now = now or timezone.now()
     count = 0
@@ -281,7 +507,7 @@ def notify_overdue(*, now=None) -> int:
         if already.exists():
             continue
         with transaction.atomic():
-            directors = User.objects.filter(organisation=case.organisation, groups__name="director", is_active=True)
+            directors = members_with_role(case.organisation_id, roles.DIRECTOR)
             notify(
                 recipients=directors,
                 verb="case_overdue",

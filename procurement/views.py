@@ -17,22 +17,25 @@ from django_fsm import ConcurrentTransition, TransitionNotAllowed
 from accounts import roles
 from accounts.decorators import member_required, role_required
 from accounts.network import client_ip
-from procurement import selectors, services, workflow
+from procurement import flags, selectors, services, workflow
 from procurement.catalogue import REQUIRED_STANDARD
 from procurement.forms import (
     AssignBuyerForm,
     CaseTitleForm,
+    ChainPartyForm,
     ConformityCheckForm,
+    CountersignForm,
     JustificationForm,
     NeedLineForm,
     NegotiationRoundForm,
     OfferForm,
     TransitionForm,
     VettingDecisionForm,
+    VettingSupplierForm,
     add_service_errors,
 )
 from procurement.models import OPEN_STATUSES, STAGES, CaseStatus, NegotiationRound
-from suppliers.selectors import suppliers_for
+from suppliers.selectors import current_screenings_by_supplier, suppliers_for
 
 PAGE_SIZE = 50
 
@@ -268,12 +271,16 @@ def case_detail(request, pk):
     days_since_event = (timezone.localdate() - justification.event_date).days if justification else None
     is_buyer = case.is_case_buyer(user)
     status = case.status
+    screenings = current_screenings_by_supplier(selectors.case_parties(case))
+    references = flags.reference_prices()
+    today = timezone.localdate()
     offers = [
         {
             "offer": offer,
             "vetted": offer.is_vetted(),
             "check": offer.latest_check,
             "rounds": len(offer.rounds.all()),
+            "red_flags": flags.offer_all_flags(offer, today, screenings, references),
         }
         for offer in case.offers.all()
     ]
@@ -293,7 +300,9 @@ def case_detail(request, pk):
             "need_lines": case.need_lines.all(),
             "checklist": _checklist(case, user),
             "offers": offers,
+            "flagged_offers": [row for row in offers if row["red_flags"]] if status in OPEN_STATUSES else [],
             "vetting_decisions": case.vetting_decisions.all(),
+            "can_countersign": workflow.jurist_of(case, user) and status in VETTING_STAGES,
             "contracts": case.contracts.all(),
             "events": [
                 {
@@ -415,12 +424,24 @@ def offer_create(request, pk):
 @member_required
 @require_http_methods(["GET", "POST"])
 def vetting_create(request, pk):
+    """Choose a supplier of the case, see its file (screenings re-run when stale, red flags), then decide."""
     case = get_object_or_404(selectors.cases_for(user=request.user), pk=pk)
     refused = _act_refused(request, case, VETTING_STAGES)
     if refused:
         return refused
     suppliers = suppliers_for(user=request.user).filter(offers__case=case).distinct()
-    form = VettingDecisionForm(_posted(request), suppliers=suppliers)
+    chosen = VettingSupplierForm(request.POST or request.GET or None, suppliers=suppliers)
+    context = {"case": case, "chooser": chosen, "has_suppliers": suppliers.exists()}
+    if not chosen.is_bound or not chosen.is_valid():
+        return render(request, "procurement/vetting_form.html", context)
+    supplier = chosen.cleaned_data["supplier"]
+    assessment = services.vetting_assess(case=case, supplier=supplier, actor=request.user)
+    initial = {
+        "supplier": supplier,
+        "decision": assessment.suggested_decision,
+        "findings": assessment.suggested_findings(),
+    }
+    form = VettingDecisionForm(_posted(request), initial=initial, suppliers=suppliers)
     return _form_page(
         request,
         form=form,
@@ -428,7 +449,96 @@ def vetting_create(request, pk):
         success=_("Vetting decision recorded."),
         done_url=case,
         template="procurement/vetting_form.html",
-        context={"case": case},
+        context={**context, "supplier": supplier, "assessment": assessment},
+    )
+
+
+@member_required
+@require_http_methods(["GET", "POST"])
+def vetting_countersign(request, pk):
+    decision = get_object_or_404(selectors.vetting_decisions_for(user=request.user), pk=pk)
+    case = decision.case
+    if not workflow.jurist_of(case, request.user):
+        raise PermissionDenied
+    if not decision.awaiting_countersign:
+        messages.info(request, _("This decision does not await a countersignature."))
+        return redirect(case)
+    form = CountersignForm(_posted(request))
+    return _form_page(
+        request,
+        form=form,
+        call=lambda: services.vetting_countersign(
+            decision=decision, actor=request.user, ip=client_ip(request), **form.cleaned_data
+        ),
+        success=_("Your countersignature decision was recorded."),
+        done_url=case,
+        template="procurement/vetting_countersign.html",
+        context={"case": case, "decision": decision},
+    )
+
+
+@member_required
+@require_GET
+def offer_detail(request, pk):
+    offer = get_object_or_404(selectors.offer_detail_queryset(user=request.user), pk=pk)
+    case = offer.case
+    screenings = current_screenings_by_supplier(selectors.offer_parties(offer))
+    can_edit_chain = case.is_case_buyer(request.user) and case.status in OFFER_STAGES
+    return render(
+        request,
+        "procurement/offer_detail.html",
+        {
+            "case": case,
+            "offer": offer,
+            "chain": flags.chain_view(offer, screenings),
+            "red_flags": flags.offer_all_flags(offer, timezone.localdate(), screenings),
+            "history": _round_history(offer),
+            "can_edit_chain": can_edit_chain,
+        },
+    )
+
+
+@member_required
+@require_http_methods(["GET", "POST"])
+def chain_party_add(request, pk):
+    offer = get_object_or_404(selectors.offers_for(user=request.user), pk=pk)
+    refused = _act_refused(request, offer.case, OFFER_STAGES)
+    if refused:
+        return refused
+    form = ChainPartyForm(_posted(request), suppliers=suppliers_for(user=request.user))
+    return _form_page(
+        request,
+        form=form,
+        call=lambda: services.chain_party_add(
+            offer=offer, actor=request.user, ip=client_ip(request), **form.cleaned_data
+        ),
+        success=_("Party added to the supply chain."),
+        done_url=reverse("procurement:offer_detail", args=[offer.pk]),
+        template="procurement/chain_party_form.html",
+        context={"case": offer.case, "offer": offer},
+    )
+
+
+@member_required
+@require_http_methods(["GET", "POST"])
+def chain_party_remove(request, pk):
+    party = get_object_or_404(selectors.chain_parties_for(user=request.user), pk=pk)
+    offer = party.offer
+    refused = _act_refused(request, offer.case, OFFER_STAGES)
+    if refused:
+        return refused
+    done_url = reverse("procurement:offer_detail", args=[offer.pk])
+    if request.method == "POST":
+        ok, _result = _attempt(
+            request, lambda: services.chain_party_remove(party=party, actor=request.user, ip=client_ip(request))
+        )
+        if ok:
+            messages.success(request, _("Party removed from the supply chain."))
+        return redirect(done_url)
+    return render(
+        request,
+        "procurement/chain_party_remove.html",
+        {"case": offer.case, "offer": offer, "party": party, "done_url": done_url},
     )
 
 

@@ -39,6 +39,10 @@ VERB_LABELS = {
     "overdue_notice": _("Stage target exceeded"),
     "offer_added": _("Offer recorded"),
     "vetting_decision": _("Vetting decision"),
+    "vetting_countersigned": _("Vetting decision countersigned"),
+    "vetting_countersign_refused": _("Countersignature refused"),
+    "chain_party_added": _("Supply chain party added"),
+    "chain_party_removed": _("Supply chain party removed"),
     "conformity_check": _("Conformity check"),
     "negotiation_round": _("Negotiation round"),
     "contract_created": _("Contract created"),
@@ -72,6 +76,10 @@ def case_buyer_or_director(case, user) -> bool:
     return _same_org(case, user) and (case.is_case_buyer(user) or user.is_director)
 
 
+def jurist_of(obj, user) -> bool:
+    return _same_org(obj, user) and user.is_jurist
+
+
 def jurist_or_director(obj, user) -> bool:
     return _same_org(obj, user) and (user.is_jurist or user.is_director)
 
@@ -97,18 +105,48 @@ def submit_blockers(case) -> list[str]:
     return reasons
 
 
+def sanctions_blockers(offers) -> dict[int, list]:
+    """Offer pk → companies of its chain (supplier included) with a pending or confirmed sanctions match."""
+    from procurement.flags import chain_blocking_parties
+    from suppliers.selectors import current_screenings_by_supplier
+
+    companies = {offer.supplier_id for offer in offers}
+    companies.update(party.supplier_id for offer in offers for party in offer.chain.all())
+    screenings = current_screenings_by_supplier(companies)
+    return {offer.pk: chain_blocking_parties(offer, screenings) for offer in offers}
+
+
+def _sanctions_reason(offer, blocking) -> str:
+    return gettext("%(offer)s: sanctions match to settle for %(names)s.") % {
+        "offer": offer,
+        "names": ", ".join(company.name for company in blocking),
+    }
+
+
 def start_norm_check_blockers(case) -> list[str]:
     offers = list(case.offers.all())
     if not offers:
         return [gettext("Record at least one offer.")]
-    if not any(offer.is_vetted() for offer in offers):
-        return [gettext("No offer comes from a supplier approved by a vetting decision for this case.")]
-    return []
+    blocked = sanctions_blockers(offers)
+    if any(offer.is_vetted() and not blocked[offer.pk] for offer in offers):
+        return []
+    reasons = [gettext("No offer comes from a supplier approved by a vetting decision for this case.")]
+    for decision in case.latest_vetting_decisions():
+        if decision.awaiting_countersign:
+            reasons.append(
+                gettext("%(supplier)s: the approval awaits a jurist's countersignature (red flags).")
+                % {"supplier": decision.supplier}
+            )
+    reasons += [_sanctions_reason(offer, blocked[offer.pk]) for offer in offers if blocked[offer.pk]]
+    return reasons
 
 
 def start_negotiation_blockers(case) -> list[str]:
-    if not any(offer.is_conform() and offer.is_vetted() for offer in case.offers.all()):
-        return [gettext("No offer has a conform (or conform under derogation) check.")]
+    offers = list(case.offers.all())
+    blocked = sanctions_blockers(offers)
+    if not any(offer.is_conform() and offer.is_vetted() and not blocked[offer.pk] for offer in offers):
+        reasons = [gettext("No offer has a conform (or conform under derogation) check.")]
+        return reasons + [_sanctions_reason(offer, blocked[offer.pk]) for offer in offers if blocked[offer.pk]]
     return []
 
 
@@ -144,13 +182,24 @@ def award_blockers(case) -> list[str]:
     return reasons
 
 
+def award_sanctions_blockers(case) -> list[str]:
+    """A sanctions match found since vetting (a new list, a new chain party) still stops the award."""
+    awarded = [offer for offer in case.offers.all() if offer.awarded_quantity]
+    blocked = sanctions_blockers(awarded)
+    return [_sanctions_reason(offer, blocked[offer.pk]) for offer in awarded if blocked[offer.pk]]
+
+
+def award_guard(case) -> list[str]:
+    return award_blockers(case) + award_sanctions_blockers(case)
+
+
 # Guards of the case transitions. The contracts app adds those about contracts (close, reopen, cancel)
 # in its AppConfig.ready(), since procurement must not import it.
 GUARDS: dict[str, Callable] = {
     "submit": submit_blockers,
     "start_norm_check": start_norm_check_blockers,
     "start_negotiation": start_negotiation_blockers,
-    "award": award_blockers,
+    "award": award_guard,
 }
 
 # Case transitions in the order the checklist shows them, with whether each needs a comment.

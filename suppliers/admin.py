@@ -1,8 +1,16 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
-from suppliers.models import Supplier, SupplierDocument
+from suppliers import services
+from suppliers.forms import SanctionsListUploadForm
+from suppliers.models import SanctionsList, SanctionsScreening, Supplier, SupplierDocument
 
 
 class SupplierDocumentInline(admin.TabularInline):
@@ -44,6 +52,99 @@ class SupplierDocumentAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         # Files arrive only through the upload page, which sniffs and checks them.
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+# --- sanctions lists and screenings ---------------------------------------------------------------------
+def _manages_sanctions_lists(request) -> bool:
+    """Tandem's administrators (group admin, Django staff) import the lists; superusers can too."""
+    user = request.user
+    return user.is_active and user.is_staff and (user.is_superuser or user.is_tandem_admin)
+
+
+@admin.register(SanctionsList)
+class SanctionsListAdmin(admin.ModelAdmin):
+    """Lists are added by uploading the file as published (services.sanctions_import), then read-only:
+    screenings point to the version they used, so a list is never changed or deleted."""
+
+    list_display = ("__str__", "version", "published_at", "entry_count", "imported_at", "imported_by")
+    list_filter = ("source",)
+    list_select_related = ("imported_by",)
+    upload_template = "admin/suppliers/sanctionslist/upload.html"
+
+    def has_module_permission(self, request):
+        return _manages_sanctions_lists(request)
+
+    def has_view_permission(self, request, obj=None):
+        return _manages_sanctions_lists(request)
+
+    def has_add_permission(self, request):
+        return _manages_sanctions_lists(request)
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def add_view(self, request, form_url="", extra_context=None):
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        posted = request.method == "POST"
+        form = SanctionsListUploadForm(request.POST if posted else None, request.FILES if posted else None)
+        if posted and form.is_valid():
+            uploaded = form.cleaned_data["file"]
+            try:
+                sanctions_list = services.sanctions_import(
+                    data=uploaded.read(),
+                    original_name=uploaded.name,
+                    actor=request.user,
+                    source=form.cleaned_data["source"] or None,
+                )
+            except ValidationError as error:
+                form.add_error("file", error)
+            else:
+                params = {"list": sanctions_list, "count": sanctions_list.entry_count}
+                if sanctions_list.newly_imported:
+                    self.log_addition(request, sanctions_list, [{"added": {}}])
+                    self.message_user(request, gettext("%(list)s imported: %(count)s entries.") % params)
+                else:
+                    self.message_user(
+                        request, gettext("%(list)s was already imported: nothing changed.") % params, messages.WARNING
+                    )
+                return redirect(reverse("admin:suppliers_sanctionslist_change", args=[sanctions_list.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            **(extra_context or {}),
+            "title": _("Import a sanctions list"),
+            "opts": self.opts,
+            "form": form,
+        }
+        return TemplateResponse(request, self.upload_template, context, status=422 if posted else 200)
+
+
+@admin.register(SanctionsScreening)
+class SanctionsScreeningAdmin(admin.ModelAdmin):
+    """Read-only: screenings are run from the supplier page and reviewed there by a jurist."""
+
+    list_display = ("supplier", "sanctions_list", "screened_at", "result", "review", "reviewed_by")
+    list_filter = ("result", "review", "sanctions_list__source")
+    search_fields = ("supplier__name",)
+    list_select_related = ("supplier", "sanctions_list", "reviewed_by")
+
+    def has_module_permission(self, request):
+        return _manages_sanctions_lists(request)
+
+    def has_view_permission(self, request, obj=None):
+        return _manages_sanctions_lists(request)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
         return False
 
     def has_delete_permission(self, request, obj=None):

@@ -4,16 +4,10 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from stdnum.eu.vat import MEMBER_STATES
-from stdnum.exceptions import ValidationError as StdnumError
 
 from suppliers import identity, uploads
-from suppliers.models import Supplier, SupplierDocument
-
-# stdnum lists member states in lower case; Greece appears as "gr" or "el" depending on the version,
-# and its VAT numbers carry the prefix EL.
-EU_COUNTRIES = frozenset({code.upper() for code in MEMBER_STATES} | {"GR"}) - {"EL", "XI"}
-VAT_PREFIX = {"GR": "EL"}
+from suppliers.models import SanctionsList, SanctionsScreening, Supplier, SupplierDocument
+from suppliers.services import SupplierAlreadyExists
 
 
 class BootstrapFormMixin:
@@ -73,17 +67,27 @@ class SupplierForm(BootstrapFormMixin, forms.Form):
         label=_("VAT number"),
         max_length=20,
         required=False,
-        help_text=_("Required for a company of another EU country."),
+        help_text=_("Required for a company of another EU country; optional for a French company."),
     )
     registration_number = forms.CharField(
         label=_("National registration number"),
         max_length=50,
         required=False,
-        help_text=_("Required for a company outside the EU."),
+        help_text=_(
+            "Required for a company outside the EU, and in French Polynesia (TAHITI), New Caledonia (RIDET), "
+            "Wallis and Futuna."
+        ),
     )
     address = forms.CharField(label=_("Address"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
     email = forms.EmailField(label=_("Contact e-mail"), required=False)
     website = forms.URLField(label=_("Website"), required=False, assume_scheme="https")
+    founded_on = forms.DateField(label=_("Company founded on"), required=False, widget=DateInput())
+    activity_code = forms.CharField(
+        label=_("Activity code (NAF/APE)"), max_length=10, required=False, help_text=_("E.g. 32.50B, 46.46Z, 52.29B.")
+    )
+
+    # SupplierAlreadyExists when the company (SIREN) typed already is a supplier: the page links to it.
+    duplicate = None
 
     def __init__(self, *args, organisation=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -95,6 +99,12 @@ class SupplierForm(BootstrapFormMixin, forms.Form):
             raise ValidationError(_("Enter the two-letter ISO code of the country."), code="country")
         return country
 
+    def clean_founded_on(self):
+        return not_in_future(self.cleaned_data.get("founded_on"), _("The founding date cannot be in the future."))
+
+    def clean_activity_code(self):
+        return identity.clean_activity_code(self.cleaned_data.get("activity_code", ""))
+
     def clean(self):
         cleaned = super().clean()
         country = cleaned.get("country")
@@ -103,7 +113,8 @@ class SupplierForm(BootstrapFormMixin, forms.Form):
         siret = (cleaned.get("siret") or "").strip()
         vat = (cleaned.get("vat_number") or "").strip()
         registration = (cleaned.get("registration_number") or "").strip()
-        if country == "FR" and not siret:
+        identifier_type = identity.decp_identifier_type(country)
+        if identifier_type == Supplier.IdentifierType.SIRET and not siret:
             self.add_error("siret", ValidationError(_("A French company must have a SIRET."), code="required"))
         if siret:
             try:
@@ -111,40 +122,98 @@ class SupplierForm(BootstrapFormMixin, forms.Form):
             except ValidationError as error:
                 self.add_error("siret", error)
                 siret = ""
-        if country in EU_COUNTRIES and country != "FR" and not vat:
+        if identifier_type == Supplier.IdentifierType.TVA and not vat:
             self.add_error(
                 "vat_number", ValidationError(_("A company of the EU must have a VAT number."), code="required")
             )
         if vat:
             try:
-                cleaned["vat_number"] = self._clean_vat(vat, country)
+                cleaned["vat_number"] = identity.clean_supplier_vat(vat, country=country, siret=siret)
             except ValidationError as error:
                 self.add_error("vat_number", error)
-        if country not in EU_COUNTRIES and not registration:
+        if identity.requires_registration_number(country) and not registration:
             self.add_error(
                 "registration_number",
                 ValidationError(_("A company outside the EU must have a registration number."), code="required"),
             )
         cleaned["registration_number"] = registration
         if siret and self.organisation is not None:
-            if Supplier.objects.for_organisation(self.organisation.pk).filter(siret=siret).exists():
-                self.add_error(
-                    "siret", ValidationError(_("A supplier with this SIRET already exists."), code="duplicate")
-                )
+            existing = (
+                Supplier.objects.for_organisation(self.organisation.pk)
+                .filter(siren=identity.siren_of_siret(siret))
+                .first()
+            )
+            if existing is not None:
+                self.refuse_duplicate(SupplierAlreadyExists(existing=existing, siret=siret))
         return cleaned
 
-    @staticmethod
-    def _clean_vat(vat: str, country: str) -> str:
-        prefix = VAT_PREFIX.get(country, country)
-        vat = re.sub(r"[\s.\-/]", "", vat).upper()
-        if not vat[:2].isalpha():
-            # identity.clean_vat compacts before adding the country, and stdnum's compact needs a prefix.
-            vat = prefix + vat
-        try:
-            return identity.clean_vat(vat, country=prefix)
-        except StdnumError:
-            # An unknown country prefix makes stdnum raise before clean_vat can translate the error.
-            raise ValidationError(_("This VAT number is not valid."), code="vat_invalid") from None
+    def refuse_duplicate(self, error: SupplierAlreadyExists) -> None:
+        """One supplier per company: also used when a concurrent creation wins the race in the database."""
+        self.duplicate = error
+        self.add_error("siret", error)
+
+
+class SupplierEditForm(BootstrapFormMixin, forms.Form):
+    """What a buyer may correct; the identifiers (SIRET, SIREN, registration number) stay as created."""
+
+    name = forms.CharField(label=_("Company name"), max_length=200)
+    vat_number = forms.CharField(label=_("VAT number"), max_length=20, required=False)
+    address = forms.CharField(label=_("Address"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    email = forms.EmailField(label=_("Contact e-mail"), required=False)
+    website = forms.URLField(label=_("Website"), required=False, assume_scheme="https")
+    founded_on = forms.DateField(label=_("Company founded on"), required=False, widget=DateInput())
+    activity_code = forms.CharField(
+        label=_("Activity code (NAF/APE)"), max_length=10, required=False, help_text=_("E.g. 32.50B, 46.46Z, 52.29B.")
+    )
+
+    def __init__(self, *args, supplier: Supplier, **kwargs):
+        kwargs.setdefault("initial", {name: getattr(supplier, name) for name in self.base_fields})
+        super().__init__(*args, **kwargs)
+        self.supplier = supplier
+        if supplier.identifier_type == Supplier.IdentifierType.TVA:
+            self.fields["vat_number"].required = True
+
+    def clean_founded_on(self):
+        return not_in_future(self.cleaned_data.get("founded_on"), _("The founding date cannot be in the future."))
+
+    def clean_activity_code(self):
+        return identity.clean_activity_code(self.cleaned_data.get("activity_code", ""))
+
+    def clean_vat_number(self):
+        supplier = self.supplier
+        return identity.clean_supplier_vat(
+            self.cleaned_data.get("vat_number", ""), country=supplier.country, siret=supplier.siret
+        )
+
+
+class EstablishmentForm(BootstrapFormMixin, forms.Form):
+    siret = forms.CharField(label=_("SIRET"), max_length=20, help_text=_("14 digits, same SIREN as the supplier."))
+    label = forms.CharField(label=_("Label"), max_length=200, required=False, help_text=_("E.g. Marseille warehouse."))
+    address = forms.CharField(label=_("Address"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
+
+    def clean_siret(self):
+        return identity.clean_siret(self.cleaned_data["siret"])
+
+
+class DocumentVerifyForm(BootstrapFormMixin, forms.Form):
+    verified_on = forms.DateField(label=_("Verified with the issuer on"), widget=DateInput())
+
+    def __init__(self, *args, document: SupplierDocument, **kwargs):
+        kwargs.setdefault("initial", {"verified_on": timezone.localdate()})
+        # One form per document row on the supplier page: distinct ids.
+        kwargs.setdefault("auto_id", f"id_verify_{document.pk}_%s")
+        super().__init__(*args, **kwargs)
+        self.document = document
+        widget = self.fields["verified_on"].widget
+        widget.attrs["class"] = f"{widget.attrs['class']} form-control-sm w-auto"
+
+    def clean_verified_on(self):
+        verified_on = not_in_future(
+            self.cleaned_data["verified_on"], _("The verification date cannot be in the future.")
+        )
+        if verified_on < self.document.issued_on:
+            raise ValidationError(_("The verification date cannot be before the issue date."), code="order")
+        return verified_on
 
 
 class SupplierDocumentForm(BootstrapFormMixin, forms.Form):
@@ -183,3 +252,40 @@ class SupplierDocumentForm(BootstrapFormMixin, forms.Form):
                 "expires_on", ValidationError(_("The expiry date cannot be before the issue date."), code="order")
             )
         return cleaned
+
+
+# --- sanctions screening: a jurist's review of a possible match, and the admin's list upload ---------
+class ScreeningReviewForm(BootstrapFormMixin, forms.Form):
+    review = forms.ChoiceField(
+        label=_("Your review"),
+        choices=[
+            (SanctionsScreening.Review.CLEARED, SanctionsScreening.Review.CLEARED.label),
+            (SanctionsScreening.Review.CONFIRMED, SanctionsScreening.Review.CONFIRMED.label),
+        ],
+        widget=forms.RadioSelect,
+    )
+    reason = forms.CharField(
+        label=_("Reason"),
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=_(
+            "What you compared (country, identifiers, address, date of birth, activity) and why it is or is not "
+            "the listed party."
+        ),
+    )
+
+
+class SanctionsListUploadForm(forms.Form):
+    """The admin's add page of a sanctions list: the file as published (the format is detected)."""
+
+    file = forms.FileField(
+        label=_("List file"),
+        help_text=_(
+            "The French national asset-freeze register (JSON export of the DG Trésor) or the EU consolidated "
+            "financial sanctions list (XML). Importing the same file again changes nothing."
+        ),
+    )
+    source = forms.ChoiceField(
+        label=_("Source"),
+        required=False,
+        choices=[("", _("Detect from the file")), *SanctionsList.Source.choices],
+    )

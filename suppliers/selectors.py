@@ -1,4 +1,11 @@
-from suppliers.models import Supplier, SupplierDocument
+from datetime import date, timedelta
+
+from django.conf import settings
+from django.db.models import OuterRef, Subquery
+from django.utils import formats, timezone
+from django.utils.text import capfirst
+
+from suppliers.models import SanctionsEntry, SanctionsList, SanctionsScreening, Supplier, SupplierDocument
 
 
 def suppliers_for(*, user):
@@ -15,9 +22,145 @@ def supplier_detail_queryset(*, user):
     """A supplier with its documents, offers (and the contracts they won) and vetting decisions, joined once."""
     return suppliers_for(user=user).prefetch_related(
         "documents",
+        "establishments",
         "offers__case",
         "offers__need_line",
         "offers__contracts",
         "vetting_decisions__case",
         "vetting_decisions__decided_by",
     )
+
+
+# Bookkeeping columns the history partial does not show.
+HISTORY_EXCLUDED_FIELDS = ("id", "organisation", "created_at", "created_by")
+
+
+def _history_value(field, value) -> str:
+    if value is None or value == "":
+        return ""
+    if field.choices:
+        return str(dict(field.flatchoices).get(value, value))
+    if isinstance(value, date):
+        return formats.date_format(value, "SHORT_DATE_FORMAT")
+    return str(value)
+
+
+def supplier_history(*, supplier: Supplier) -> list[dict]:
+    """The changes made to the supplier since its creation, newest first, as plain rows:
+    {"date", "user", "changes": [{"field", "old", "new"}]} (field: verbose name; values as displayed)."""
+    records = list(supplier.history.select_related("history_user").order_by("history_date", "history_id"))
+    rows = []
+    for old_record, new_record in zip(records, records[1:], strict=False):
+        delta = new_record.diff_against(old_record, excluded_fields=HISTORY_EXCLUDED_FIELDS)
+        changes = []
+        for change in delta.changes:
+            field = Supplier._meta.get_field(change.field)
+            changes.append(
+                {
+                    "field": capfirst(field.verbose_name),
+                    "old": _history_value(field, change.old),
+                    "new": _history_value(field, change.new),
+                }
+            )
+        if changes:
+            user = new_record.history_user
+            rows.append({"date": new_record.history_date, "user": str(user) if user else "", "changes": changes})
+    rows.reverse()
+    return rows
+
+
+# --- sanctions screening ------------------------------------------------------------------------------
+def _latest_list_of_source(source_ref):
+    return SanctionsList.objects.filter(source=source_ref).order_by("-imported_at", "-pk").values("pk")[:1]
+
+
+def _source_rank(source: str) -> int:
+    """Sources in the order of SanctionsList.Source: the French national register first."""
+    return SanctionsList.Source.values.index(source) if source in SanctionsList.Source.values else len(source)
+
+
+def latest_lists() -> list[SanctionsList]:
+    """The latest imported version of each asset-freeze list (at most one per source), in source order."""
+    latest = SanctionsList.objects.filter(pk=Subquery(_latest_list_of_source(OuterRef("source"))))
+    return sorted(latest, key=lambda sanctions_list: _source_rank(sanctions_list.source))
+
+
+def current_screenings(supplier: Supplier) -> list[SanctionsScreening]:
+    """The supplier's latest screening against the latest version of each list (none for a list it was never
+    screened against), in source order. One query."""
+    latest_screening = (
+        SanctionsScreening.objects.filter(
+            supplier_id=OuterRef("supplier_id"), sanctions_list_id=OuterRef("sanctions_list_id")
+        )
+        .order_by("-screened_at", "-pk")
+        .values("pk")[:1]
+    )
+    screenings = SanctionsScreening.objects.filter(
+        supplier=supplier,
+        sanctions_list_id=Subquery(_latest_list_of_source(OuterRef("sanctions_list__source"))),
+        pk=Subquery(latest_screening),
+    ).select_related("sanctions_list", "screened_by", "reviewed_by")
+    return sorted(screenings, key=lambda screening: _source_rank(screening.sanctions_list.source))
+
+
+def screening_history(supplier: Supplier):
+    """Every screening of the supplier, clear ones included, newest first."""
+    return supplier.screenings.select_related("sanctions_list", "screened_by", "reviewed_by").order_by(
+        "-screened_at", "-pk"
+    )
+
+
+def screenings_for(*, user):
+    """Screenings of the suppliers the user may see (its organisation's)."""
+    return SanctionsScreening.objects.filter(supplier__in=suppliers_for(user=user)).select_related(
+        "supplier", "sanctions_list", "reviewed_by"
+    )
+
+
+def screening_matches(screening: SanctionsScreening) -> list[dict]:
+    """The screening's matches, each with the listed entry (kind, every name, regime, details) for the jurist to
+    compare with the supplier: [{"match": {...}, "entry": SanctionsEntry or None}]."""
+    entries = SanctionsEntry.objects.in_bulk([match["entry"] for match in screening.matches])
+    return [{"match": match, "entry": entries.get(match["entry"])} for match in screening.matches]
+
+
+def screening_panel(*, supplier: Supplier, now=None) -> dict:
+    """What the supplier page shows of sanctions screening, in two queries: the latest list of each source
+    with the supplier's current screening against it (None if never screened against that version) and
+    whether it is older than SANCTIONS_SCREENING_MAX_AGE_DAYS, then every screening."""
+    now = now or timezone.now()
+    max_age = timedelta(days=settings.SANCTIONS_SCREENING_MAX_AGE_DAYS)
+    history = list(screening_history(supplier))
+    current = []
+    for sanctions_list in latest_lists():
+        screening = next((s for s in history if s.sanctions_list_id == sanctions_list.pk), None)
+        current.append(
+            {
+                "list": sanctions_list,
+                "screening": screening,
+                "stale": screening is None or now - screening.screened_at > max_age,
+            }
+        )
+    return {"current": current, "history": history, "lists_imported": bool(current)}
+
+
+def current_screenings_by_supplier(supplier_ids) -> dict[int, list[SanctionsScreening]]:
+    """For each supplier, its latest screening against the latest version of each list, in source order (one
+    query for a whole case: what `current_screenings` gives for one supplier)."""
+    rows = (
+        SanctionsScreening.objects.filter(
+            supplier_id__in=set(supplier_ids),
+            sanctions_list_id=Subquery(_latest_list_of_source(OuterRef("sanctions_list__source"))),
+        )
+        .select_related("sanctions_list", "reviewed_by")
+        .order_by("supplier_id", "sanctions_list_id", "-screened_at", "-pk")
+    )
+    current: dict[int, list[SanctionsScreening]] = {}
+    seen = set()
+    rows = sorted(rows, key=lambda screening: _source_rank(screening.sanctions_list.source))
+    for screening in rows:
+        key = (screening.supplier_id, screening.sanctions_list_id)
+        if key not in seen:
+            seen.add(key)
+            current.setdefault(screening.supplier_id, []).append(screening)
+    return current

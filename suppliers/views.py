@@ -6,12 +6,20 @@ from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import roles
 from accounts.decorators import member_required, role_required
-from suppliers import selectors, services
-from suppliers.forms import SupplierDocumentForm, SupplierForm
+from suppliers import documents, flags, selectors, services
+from suppliers.forms import (
+    DocumentVerifyForm,
+    EstablishmentForm,
+    ScreeningReviewForm,
+    SupplierDocumentForm,
+    SupplierEditForm,
+    SupplierForm,
+)
+from suppliers.models import SanctionsScreening
 
 PAGE_SIZE = 50
 
@@ -48,6 +56,8 @@ def supplier_create(request):
         if form.is_valid():
             try:
                 supplier = services.supplier_create(actor=request.user, **form.cleaned_data)
+            except services.SupplierAlreadyExists as error:
+                form.refuse_duplicate(error)
             except ValidationError as error:
                 form.add_error(None, error)
             else:
@@ -61,22 +71,98 @@ def supplier_create(request):
 @require_GET
 def supplier_detail(request, pk):
     supplier = get_object_or_404(selectors.supplier_detail_queryset(user=request.user), pk=pk)
-    today = timezone.localdate()
-    documents = [{"document": d, "valid": d.is_valid_on(today)} for d in supplier.documents.all()]
+    can_edit = request.user.is_buyer
+    document_rows = documents.document_rows(supplier.documents.all(), timezone.localdate())
+    for row in document_rows:
+        unverified = not row["document"].verified_with_issuer
+        row["verify_form"] = DocumentVerifyForm(document=row["document"]) if can_edit and unverified else None
     offers = list(supplier.offers.all())
     contracts = [contract for offer in offers for contract in offer.contracts.all()]
+    screening_panel = selectors.screening_panel(supplier=supplier)
+    current = [row["screening"] for row in screening_panel["current"] if row["screening"]]
     return render(
         request,
         "suppliers/detail.html",
         {
             "supplier": supplier,
-            "documents": documents,
+            "documents": document_rows,
+            "establishments": supplier.establishments.all(),
+            "history": selectors.supplier_history(supplier=supplier),
+            "can_edit": can_edit,
             "offers": offers,
             "vetting_decisions": supplier.vetting_decisions.all(),
             "contracts": contracts,
             "can_add_document": request.user.is_buyer,
+            "screenings": screening_panel,
+            "red_flags": flags.supplier_flags(supplier, timezone.localdate(), current),
+            "can_screen": request.user.is_buyer or request.user.is_jurist,
+            "can_review_screenings": request.user.is_jurist,
         },
     )
+
+
+@role_required(roles.BUYER)
+def supplier_edit(request, pk):
+    supplier = get_object_or_404(selectors.suppliers_for(user=request.user), pk=pk)
+    form = SupplierEditForm(_posted(request), supplier=supplier)
+    context = {"form": form, "supplier": supplier}
+    if request.method == "POST":
+        if form.is_valid():
+            if not form.has_changed():
+                messages.info(request, _("Nothing was changed."))
+                return redirect(supplier)
+            try:
+                services.supplier_update(supplier=supplier, actor=request.user, **form.cleaned_data)
+            except ValidationError as error:
+                form.add_error(None, error)
+            else:
+                messages.success(request, _("Supplier updated."))
+                return redirect(supplier)
+        return render(request, "suppliers/edit.html", context, status=422)
+    return render(request, "suppliers/edit.html", context)
+
+
+@role_required(roles.BUYER)
+def establishment_add(request, pk):
+    supplier = get_object_or_404(selectors.suppliers_for(user=request.user), pk=pk)
+    # The "new supplier" page links here with the SIRET it refused (?siret=...).
+    form = EstablishmentForm(_posted(request), initial={"siret": request.GET.get("siret", "")[:20]})
+    context = {"form": form, "supplier": supplier}
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                services.establishment_add(supplier=supplier, actor=request.user, **form.cleaned_data)
+            except ValidationError as error:
+                form.add_error("siret", error)
+            else:
+                messages.success(request, _("Establishment added."))
+                return redirect(supplier)
+        return render(request, "suppliers/establishment_form.html", context, status=422)
+    return render(request, "suppliers/establishment_form.html", context)
+
+
+@role_required(roles.BUYER)
+@require_POST
+def document_verify(request, pk):
+    document = get_object_or_404(selectors.documents_for(user=request.user), pk=pk)
+    supplier = document.supplier
+    form = DocumentVerifyForm(request.POST, document=document)
+    if form.is_valid():
+        try:
+            services.document_mark_verified(
+                document=document, actor=request.user, verified_on=form.cleaned_data["verified_on"]
+            )
+        except ValidationError as error:
+            if error.code != "verified":
+                form.add_error("verified_on", error)
+            else:
+                messages.warning(request, error.messages[0])
+                return redirect(supplier)
+        else:
+            messages.success(request, _("Document marked as verified with its issuer."))
+            return redirect(supplier)
+    context = {"form": form, "document": document, "supplier": supplier}
+    return render(request, "suppliers/document_verify.html", context, status=422)
 
 
 @role_required(roles.BUYER)
@@ -120,3 +206,62 @@ def document_download(request, pk):
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, no-store"
     return response
+
+
+# --- sanctions screening -------------------------------------------------------------------------------
+@role_required(roles.BUYER, roles.JURIST)
+@require_POST
+def supplier_screen(request, pk):
+    supplier = get_object_or_404(selectors.suppliers_for(user=request.user), pk=pk)
+    screenings = services.supplier_screen(supplier=supplier, actor=request.user)
+    if not screenings:
+        messages.warning(request, _("No sanctions list has been imported yet: an administrator must import one first."))
+        return redirect(supplier)
+    reviews = {screening.review for screening in screenings}
+    names = ", ".join(sorted({match["name"] for screening in screenings for match in screening.matches}))
+    if SanctionsScreening.Review.CONFIRMED in reviews:
+        messages.error(
+            request, _("Screening done: a jurist confirmed this supplier is listed (%(names)s).") % {"names": names}
+        )
+    elif SanctionsScreening.Review.PENDING in reviews:
+        messages.warning(
+            request, _("Screening done: possible match (%(names)s). A jurist must review it.") % {"names": names}
+        )
+    elif names:
+        messages.info(
+            request, _("Screening done: possible match already cleared by a jurist (%(names)s).") % {"names": names}
+        )
+    else:
+        messages.success(request, _("Screening done: no match."))
+    return redirect(supplier)
+
+
+@role_required(roles.JURIST)
+@require_http_methods(["GET", "POST"])
+def screening_review(request, pk):
+    screening = get_object_or_404(selectors.screenings_for(user=request.user), pk=pk)
+    supplier = screening.supplier
+    if screening.review != SanctionsScreening.Review.PENDING:
+        messages.info(request, _("This screening has nothing left to review."))
+        return redirect(supplier)
+    form = ScreeningReviewForm(_posted(request))
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.screening_review(screening=screening, actor=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            if not hasattr(error, "error_dict"):
+                # Reviewed by another jurist meanwhile: the supplier page shows that review.
+                for message in error.messages:
+                    messages.warning(request, message)
+                return redirect(supplier)
+            form.add_error(None, error)
+        else:
+            messages.success(request, _("Review recorded."))
+            return redirect(supplier)
+    status = 422 if request.method == "POST" else 200
+    return render(
+        request,
+        "suppliers/screening_review.html",
+        {"screening": screening, "supplier": supplier, "matches": selectors.screening_matches(screening), "form": form},
+        status=status,
+    )

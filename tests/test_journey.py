@@ -111,8 +111,22 @@ def test_need_to_signed_contract_through_the_pages(
     _post(
         client,
         reverse("procurement:vetting_create", args=[case.pk]),
-        {"supplier": supplier.pk, "decision": "approved", "findings": "Documents valides, aucun signal."},
+        {"supplier": supplier.pk, "decision": "approved", "findings": "URSSAF valide ; Kbis demandé."},
     )
+    # Only the URSSAF certificate is on file: the approval carries red flags and waits for a jurist.
+    decision = case.vetting_decisions.get()
+    assert decision.awaiting_countersign
+    assert {flag["code"] for flag in decision.red_flags} == {"document_missing"}
+    refused = client.post(reverse("procurement:case_transition", args=[case.pk, "start_norm_check"]), follow=True)
+    assert PurchaseCase.objects.get(pk=case.pk).status == "vetting"
+    assert any("contreseing" in message for message in _messages(refused))
+    client.force_login(jurist)
+    _post(
+        client,
+        reverse("procurement:vetting_countersign", args=[decision.pk]),
+        {"approve": "1", "comment": "Pièces manquantes demandées ; risque accepté vu l'urgence."},
+    )
+    client.force_login(buyer)
     _post(client, reverse("procurement:case_transition", args=[case.pk, "start_norm_check"]), {})
     _post(
         client,

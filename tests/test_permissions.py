@@ -22,15 +22,18 @@ permissions; they are Django's code, not Tandem's, and are not enumerated here.
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
+from stdnum import luhn
 
 from contracts import views as contract_views
 from contracts.models import CLAUSES, Contract, ContractDocument
 from notifications.models import Notification
+from procurement import services as case_services
 from procurement import views as case_views
 from procurement.catalogue import Incoterm
 from procurement.models import (
@@ -40,10 +43,11 @@ from procurement.models import (
     NegotiationRound,
     Offer,
     PurchaseCase,
+    SupplyChainParty,
     VettingDecision,
 )
 from suppliers import services as supplier_services
-from suppliers.models import Supplier, SupplierDocument
+from suppliers.models import Establishment, SanctionsScreening, Supplier, SupplierDocument
 from tests import factories
 from tests.factories import make_case, make_contract, sign_contract
 
@@ -58,6 +62,9 @@ FORBIDDEN = 403
 NOT_FOUND = 404
 REDIRECT = 302
 
+SANCTIONS_SAMPLE = (
+    Path(__file__).resolve().parents[1] / "suppliers/fixtures/sanctions/registre-national-gels-echantillon.json"
+)
 PDF_BYTES = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 
 
@@ -228,6 +235,39 @@ def _offer_of(state):
     return build
 
 
+def _vetting_offer(w):
+    w.objects["case"] = make_case(w.users["case_buyer"], "vetting", suppliers=0)
+    w.objects["offer"] = factories.add_offer(w.case, w.users["case_buyer"])
+    return w.offer
+
+
+def build_offer_detail(w):
+    return {"pk": _vetting_offer(w).pk}, {}
+
+
+def build_chain_party_add(w):
+    offer = _vetting_offer(w)
+    carrier = factories.SupplierFactory(organisation=w.org, name="Fret Express", created_by=w.users["case_buyer"])
+    return {"pk": offer.pk}, {"supplier": carrier.pk, "role": SupplyChainParty.Role.CARRIER, "note": ""}
+
+
+def build_chain_party_remove(w):
+    offer = _vetting_offer(w)
+    maker = factories.SupplierFactory(organisation=w.org, created_by=w.users["case_buyer"])
+    w.objects["party"] = case_services.chain_party_add(
+        offer=offer, actor=w.users["case_buyer"], supplier=maker, role=SupplyChainParty.Role.MANUFACTURER
+    )
+    return {"pk": w.party.pk}, {}
+
+
+def build_vetting_countersign(w):
+    offer = _vetting_offer(w)
+    # A factory supplier has no documents: its approval carries red flags and waits for a jurist.
+    w.objects["decision"] = factories.vet(w.case, offer, w.users["case_buyer"], countersign=False)
+    assert w.decision.awaiting_countersign
+    return {"pk": w.decision.pk}, {"approve": "1", "comment": "Risque examiné et accepté."}
+
+
 def build_conformity_create(w):
     kwargs = _offer_of("norm_check")(w)
     return kwargs, {
@@ -275,6 +315,60 @@ def build_document_add(w):
         "expires_on": "",
         "file": SimpleUploadedFile("attestation.pdf", PDF_BYTES, content_type="application/pdf"),
     }
+
+
+def build_supplier_edit(w):
+    supplier = _supplier(w)
+    return {"pk": supplier.pk}, {
+        "name": "Fournisseur renommé SAS",
+        "vat_number": "",
+        "address": supplier.address,
+        "email": supplier.email,
+        "website": "",
+        "founded_on": "2015-06-01",
+        "activity_code": "46.46Z",
+    }
+
+
+def build_establishment_add(w):
+    supplier = _supplier(w)
+    base = supplier.siren + "0099"
+    return {"pk": supplier.pk}, {"siret": base + luhn.calc_check_digit(base), "label": "Entrepôt", "address": ""}
+
+
+def _document(w):
+    supplier = _supplier(w)
+    w.objects["document"] = supplier_services.supplier_document_add(
+        supplier=supplier,
+        actor=w.users["case_buyer"],
+        kind=SupplierDocument.Kind.URSSAF,
+        issued_on=timezone.localdate() - timedelta(days=3),
+        uploaded=SimpleUploadedFile("urssaf.pdf", PDF_BYTES, content_type="application/pdf"),
+    )
+    return w.document
+
+
+def build_document_verify(w):
+    return {"pk": _document(w).pk}, {"verified_on": _date(timezone.localdate())}
+
+
+def _sample_list():
+    supplier_services.sanctions_import(data=SANCTIONS_SAMPLE.read_bytes(), original_name=SANCTIONS_SAMPLE.name)
+
+
+def build_supplier_screen(w):
+    _sample_list()
+    return {"pk": _supplier(w).pk}, {}
+
+
+def build_screening_review(w):
+    _sample_list()
+    listed = factories.SupplierFactory(
+        organisation=w.org, name="Comptoir Méditerranéen d'Import-Export", created_by=w.users["case_buyer"]
+    )
+    [w.objects["screening"]] = supplier_services.supplier_screen(supplier=listed)
+    assert w.screening.review == SanctionsScreening.Review.PENDING
+    return {"pk": w.screening.pk}, {"review": "cleared", "reason": "Homonyme : autre pays, autre activité."}
 
 
 def build_document_download(w):
@@ -450,6 +544,42 @@ MATRIX: dict[str, Entry] = {
         changes_for=frozenset({"case_buyer", "other_buyer"}),
     ),
     "suppliers:document_download": Entry("get", build_document_download, object_page()),
+    "suppliers:edit": Entry(
+        "post",
+        build_supplier_edit,
+        only(["case_buyer", "other_buyer"]),
+        state=lambda w: Supplier.objects.get(pk=w.supplier.pk).name,
+        changes_for=frozenset({"case_buyer", "other_buyer"}),
+    ),
+    "suppliers:establishment_add": Entry(
+        "post",
+        build_establishment_add,
+        only(["case_buyer", "other_buyer"]),
+        state=lambda w: Establishment.objects.count(),
+        changes_for=frozenset({"case_buyer", "other_buyer"}),
+    ),
+    "suppliers:document_verify": Entry(
+        "post",
+        build_document_verify,
+        only(["case_buyer", "other_buyer"]),
+        state=lambda w: SupplierDocument.objects.get(pk=w.document.pk).verified_with_issuer,
+        changes_for=frozenset({"case_buyer", "other_buyer"}),
+    ),
+    "suppliers:screen": Entry(
+        "post",
+        build_supplier_screen,
+        only(["case_buyer", "other_buyer", "jurist"]),
+        state=lambda w: SanctionsScreening.objects.count(),
+        changes_for=frozenset({"case_buyer", "other_buyer", "jurist"}),
+    ),
+    "suppliers:screening_review": Entry(
+        "post",
+        build_screening_review,
+        # The role is checked before the object is looked up: a buyer of another organisation is no jurist.
+        only(["jurist"], outsider=FORBIDDEN),
+        state=lambda w: SanctionsScreening.objects.get(pk=w.screening.pk).review,
+        changes_for=frozenset({"jurist"}),
+    ),
     # --- procurement: pages
     "procurement:case_list": Entry("get", _list_with_case, read_page(), hidden=lambda w: w.case.title),
     "procurement:case_create": Entry(
@@ -513,6 +643,28 @@ MATRIX: dict[str, Entry] = {
         only(["case_buyer"]),
         lambda w: VettingDecision.objects.count(),
         frozenset({"case_buyer"}),
+    ),
+    "procurement:offer_detail": Entry("get", build_offer_detail, object_page()),
+    "procurement:chain_party_add": Entry(
+        "post",
+        build_chain_party_add,
+        only(["case_buyer"]),
+        lambda w: SupplyChainParty.objects.count(),
+        frozenset({"case_buyer"}),
+    ),
+    "procurement:chain_party_remove": Entry(
+        "post",
+        build_chain_party_remove,
+        only(["case_buyer"]),
+        lambda w: SupplyChainParty.objects.count(),
+        frozenset({"case_buyer"}),
+    ),
+    "procurement:vetting_countersign": Entry(
+        "post",
+        build_vetting_countersign,
+        only(["jurist"]),
+        lambda w: VettingDecision.objects.get(pk=w.decision.pk).countersigned_at,
+        frozenset({"jurist"}),
     ),
     "procurement:conformity_create": Entry(
         "post",

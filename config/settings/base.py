@@ -167,6 +167,10 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-notifications": {"task": "notifications.tasks.sweep_pending", "schedule": 60.0},
     "sweep-contract-documents": {"task": "contracts.tasks.sweep_pending_documents", "schedule": 60.0},
     "overdue-cases": {"task": "procurement.tasks.notify_overdue_cases", "schedule": crontab(minute=5)},
+    "expiring-supplier-documents": {
+        "task": "suppliers.tasks.remind_expiring_documents",
+        "schedule": crontab(hour=7, minute=0),
+    },
 }
 
 # --- Tandem ---------------------------------------------------------------------------------
@@ -181,6 +185,23 @@ STAGE_TARGET_HOURS = {
 # The urgency weakens with time: warn past this many days since the triggering event.
 URGENCY_WARNING_DAYS = env.int("URGENCY_WARNING_DAYS", default=90)
 DEFAULT_VAT_RATE = Decimal(env("DEFAULT_VAT_RATE", default="0.20"))
+# Supplier vetting (DOMAIN.md §3).
+# Months a document stays valid after its issue date, by kind (URSSAF: 6 months, D8222-5).
+SUPPLIER_DOCUMENT_VALIDITY_MONTHS = {
+    "urssaf": 6,
+    "kbis": env.int("KBIS_VALIDITY_MONTHS", default=3),
+    "tax": 12,
+}
+# The purchasing team is reminded of documents expiring within this many days.
+DOCUMENT_REMINDER_DAYS = env.int("DOCUMENT_REMINDER_DAYS", default=15)
+# A sanctions screening older than this is re-run before a vetting decision.
+SANCTIONS_SCREENING_MAX_AGE_DAYS = env.int("SANCTIONS_SCREENING_MAX_AGE_DAYS", default=7)
+# Similarity (0-100, accents, case and word order ignored) from which a name is a possible match.
+SANCTIONS_MATCH_THRESHOLD = env.int("SANCTIONS_MATCH_THRESHOLD", default=88)
+# Red flags: a company younger than this is "recently created"; a unit price above this multiple
+# of the reference price is flagged.
+RED_FLAG_RECENT_COMPANY_MONTHS = env.int("RED_FLAG_RECENT_COMPANY_MONTHS", default=12)
+RED_FLAG_PRICE_RATIO = Decimal(env("RED_FLAG_PRICE_RATIO", default="3"))
 # Size of the director's overview lists.
 DASHBOARD_LIST_SIZE = 10
 

@@ -26,9 +26,9 @@ from contracts.models import CLAUSES, ContractDocument, SignatureDelegation
 from notifications.services import notification_mark_read
 from procurement import services as case_services
 from procurement.catalogue import CPV, REQUIRED_STANDARD, Incoterm, Product
-from procurement.models import ConformityCheck, PurchaseCase, VettingDecision
+from procurement.models import ConformityCheck, PurchaseCase, SupplyChainParty, VettingDecision
 from suppliers import services as supplier_services
-from suppliers.models import Supplier, SupplierDocument
+from suppliers.models import SanctionsScreening, Supplier, SupplierDocument
 
 PARIS = ZoneInfo("Europe/Paris")
 DEMO_PASSWORD = "tandem-demo-2020!"  # noqa: S105 (public demo password, printed in DEBUG only)
@@ -82,6 +82,9 @@ SUPPLIERS = {
         "siret": make_siret("41234567", "0002"),
         "address": "12 quai de la Joliette, 13002 Marseille",
         "email": "commercial@transit-sud.example",
+        "website": "https://www.transit-sud.example",
+        "founded_on": date(1998, 5, 4),
+        "activity_code": "52.29B",
     },
     "urssaf_expired": {
         "org": "sud",
@@ -90,6 +93,8 @@ SUPPLIERS = {
         "siret": make_siret("52345678", "0001"),
         "address": "ZI des Paluds, 13400 Aubagne",
         "email": "ventes@mediterranee-hygiene.example",
+        "founded_on": date(2011, 9, 12),
+        "activity_code": "46.46Z",
     },
     "trader": {
         "org": "sud",
@@ -97,7 +102,9 @@ SUPPLIERS = {
         "country": "FR",
         "siret": make_siret("83456789", "0001"),
         "address": "45 avenue des Champs-Élysées, 75008 Paris",
-        "email": "deals@atlas-negoce.example",
+        "email": "atlas.negoce.deals@gmail.com",
+        "founded_on": date(2020, 3, 10),
+        "activity_code": "70.22Z",
     },
     "maker": {
         "org": "sud",
@@ -122,8 +129,30 @@ SUPPLIERS = {
         "siret": make_siret("79012345", "0001"),
         "address": "Zone Toulon Est, 83130 La Garde",
         "email": "contact@var-equipements.example",
+        "activity_code": "46.46Z",
+    },
+    # The rest of the 2020 chain: the factory behind the forwarder, and the carrier of the cargo.
+    "factory": {
+        "org": "sud",
+        "name": "Hubei Xinda Medical Products Co., Ltd.",
+        "country": "CN",
+        "registration_number": "91420100MA4KX8RT5N",
+        "address": "Xiantao, Hubei, China",
+        "email": "export@xinda-medical.example",
+    },
+    "carrier": {
+        "org": "sud",
+        "name": "CEVA Logistics",
+        "country": "FR",
+        "siret": make_siret("40823108", "0045"),
+        "address": "4 quai d'Arenc, 13002 Marseille",
+        "email": "contact@cevalogistics.example",
+        "website": "https://www.cevalogistics.example",
+        "founded_on": date(2007, 1, 1),
+        "activity_code": "52.29B",
     },
 }
+SANCTIONS_SAMPLES = settings.BASE_DIR / "suppliers" / "fixtures" / "sanctions"
 
 COVID_JUSTIFICATION = {
     "triggering_event": (
@@ -194,6 +223,7 @@ class Command(BaseCommand):
             self.orgs = {key: self._organisation(**values) for key, values in ORGANISATIONS.items()}
             self.users = {spec[0]: self._user(*spec) for spec in USERS}
             self._delegation()
+            self._sanctions_lists()
             self.suppliers = {key: self._supplier(**dict(values)) for key, values in SUPPLIERS.items()}
             created = []
             if self._absent("sud", COVID_TITLE):
@@ -246,6 +276,11 @@ class Command(BaseCommand):
                 "valid_until": date(2030, 12, 31),
             },
         )
+
+    def _sanctions_lists(self) -> None:
+        """The sample asset-freeze lists (French register and EU list); importing twice changes nothing."""
+        for path in sorted(SANCTIONS_SAMPLES.iterdir()):
+            supplier_services.sanctions_import(data=path.read_bytes(), original_name=path.name)
 
     def _supplier(self, *, org, name, **fields) -> Supplier:
         organisation = self.orgs[org]
@@ -321,6 +356,9 @@ class Command(BaseCommand):
         # Evidence gathered during vetting (D8222-5: the URSSAF certificate is valid six months).
         self._evidence(s["forwarder"], SupplierDocument.Kind.URSSAF, date(2020, 1, 15), verified=True)
         self._evidence(s["forwarder"], SupplierDocument.Kind.KBIS, date(2020, 2, 20), verified=True)
+        self._evidence(s["forwarder"], SupplierDocument.Kind.TAX, date(2020, 1, 20), verified=True)
+        self._evidence(s["forwarder"], SupplierDocument.Kind.SWORN_STATEMENT, date(2020, 3, 19), verified=False)
+        self._evidence(s["maker"], SupplierDocument.Kind.SWORN_STATEMENT, date(2020, 3, 19), verified=False)
         self._evidence(s["urssaf_expired"], SupplierDocument.Kind.URSSAF, date(2019, 8, 1), verified=False)
         self._evidence(s["urssaf_expired"], SupplierDocument.Kind.KBIS, date(2020, 3, 2), verified=True)
         self._evidence(s["trader"], SupplierDocument.Kind.KBIS, date(2020, 3, 10), verified=False)
@@ -429,14 +467,47 @@ class Command(BaseCommand):
                 "Licence d'exploitation vérifiée ; la conformité du produit reste à établir au contrôle des normes.",
             ),
         ]
-        for minutes, (key, decision, findings) in enumerate(decisions):
-            case_services.vetting_decide(
-                case=case,
+        # The medical-mask cargo: made in Hubei, handled by the Marseille forwarder, flown by CEVA Logistics.
+        for minutes, (key, role, note) in enumerate(
+            [
+                ("factory", SupplyChainParty.Role.MANUFACTURER, "Usine de Xiantao (Hubei), licence d'exportation."),
+                ("forwarder", SupplyChainParty.Role.FORWARDER, "Commissionnaire, dédouanement et livraison."),
+                ("carrier", SupplyChainParty.Role.CARRIER, "Fret aérien Wuhan → Marseille-Provence."),
+            ]
+        ):
+            case_services.chain_party_add(
+                offer=offer["iir"],
+                actor=buyer2,
                 supplier=s[key],
-                actor=buyer,
-                decision=decision,
-                findings=findings,
-                now=paris(2020, 3, 20, 15) + timedelta(minutes=20 * minutes),
+                role=role,
+                note=note,
+                now=paris(2020, 3, 20, 14, 30) + timedelta(minutes=minutes),
+            )
+        countersignatures = {
+            "urssaf_expired": "Réserve acceptée : aucun paiement avant l'attestation URSSAF à jour.",
+            "voluntary_cert": "Contreseing : l'engagement sur l'honneur sera produit avec l'offre révisée.",
+        }
+        for minutes, (key, decision, findings) in enumerate(decisions):
+            moment = paris(2020, 3, 20, 15) + timedelta(minutes=20 * minutes)
+            row = case_services.vetting_decide(
+                case=case, supplier=s[key], actor=buyer, decision=decision, findings=findings, now=moment
+            )
+            if row.awaiting_countersign:
+                case_services.vetting_countersign(
+                    decision=row,
+                    actor=jurist,
+                    approve=True,
+                    comment=countersignatures[key],
+                    now=moment + timedelta(minutes=10),
+                )
+        for screening in SanctionsScreening.objects.filter(supplier=s["trader"], review="pending"):
+            supplier_services.screening_review(
+                screening=screening,
+                actor=jurist,
+                review=SanctionsScreening.Review.CONFIRMED,
+                reason="Même dénomination et même adresse que l'entité inscrite au registre : offre écartée, "
+                "signalement à TRACFIN.",
+                now=paris(2020, 3, 20, 16, 30),
             )
         case = case_services.case_start_norm_check(case=case, actor=buyer, now=paris(2020, 3, 20, 18))
 
@@ -574,7 +645,11 @@ class Command(BaseCommand):
                 "stage": "vetting",
                 "start": now - timedelta(hours=30),
                 "line": (Product.EXAM_GLOVES, 2_000_000, "gants", CPV.DISPOSABLE_GLOVES, Decimal("0.0900")),
-                "offers": [("forwarder", "Gants nitrile non poudrés EN 455", Decimal("0.0950"))],
+                "offers": [
+                    ("forwarder", "Gants nitrile non poudrés EN 455", Decimal("0.0950")),
+                    ("urssaf_expired", "Gants nitrile EN 455 / EN 374, marque distributeur", Decimal("0.1100")),
+                    ("trader", "Gants nitrile, lot disponible immédiatement", Decimal("0.2900")),
+                ],
             },
             {
                 "title": "Masques FFP2 — renfort des hôpitaux",
@@ -609,6 +684,8 @@ class Command(BaseCommand):
             },
         ]
         created = []
+        if self._absent("sud", specs[1]["title"]):
+            self._live_evidence(today)
         for spec in specs:
             if self._absent("sud", spec["title"]):
                 self._live_case(org="sud", buyer=self.users["acheteur"], today=today, **spec)
@@ -669,26 +746,35 @@ class Command(BaseCommand):
         created_offers = []
         for key, description, unit_price in offers:
             supplier = self.suppliers[key]
-            created_offers.append(
-                case_services.offer_create(
-                    case=case,
-                    actor=buyer,
-                    now=next(clock),
-                    need_line=need_line,
-                    supplier=supplier,
-                    product_description=description,
-                    unit_price=unit_price,
-                    quantity=quantity,
-                    delivery_date=today + timedelta(days=6),
-                    incoterm=Incoterm.DAP,
-                    delivery_place=place,
-                )
+            offer = case_services.offer_create(
+                case=case,
+                actor=buyer,
+                now=next(clock),
+                need_line=need_line,
+                supplier=supplier,
+                product_description=description,
+                unit_price=unit_price,
+                quantity=quantity,
+                delivery_date=today + timedelta(days=6),
+                incoterm=Incoterm.DAP,
+                delivery_place=place,
             )
+            created_offers.append(offer)
+            if key == "forwarder":
+                # The forwarder imports what it sells: its role in the chain explains its activity code.
+                case_services.chain_party_add(
+                    offer=offer,
+                    actor=buyer,
+                    supplier=supplier,
+                    role=SupplyChainParty.Role.FORWARDER,
+                    note="Importateur et commissionnaire de transport.",
+                    now=next(clock),
+                )
         if stage == "vetting":
             return case
         for offer in created_offers:
             reserved = offer.supplier.name == SUPPLIERS["urssaf_expired"]["name"]
-            case_services.vetting_decide(
+            row = case_services.vetting_decide(
                 case=case,
                 supplier=offer.supplier,
                 actor=buyer,
@@ -698,6 +784,16 @@ class Command(BaseCommand):
                 else "Kbis, attestation URSSAF et références vérifiés.",
                 now=next(clock),
             )
+            if row.awaiting_countersign:
+                case_services.vetting_countersign(
+                    decision=row,
+                    actor=self.users["juriste"],
+                    approve=True,
+                    comment="Réserve acceptée : paiement suspendu à l'attestation URSSAF à jour."
+                    if reserved
+                    else "Signaux d'alerte examinés avec l'acheteur : risque acceptable pour ce besoin urgent.",
+                    now=next(clock),
+                )
         case = case_services.case_start_norm_check(case=case, actor=buyer, now=start + timedelta(hours=5))
         if stage == "norm_check":
             return case
@@ -742,6 +838,22 @@ class Command(BaseCommand):
             self._render_pending(contract)
             contract_services.contract_submit_for_review(contract=contract, actor=buyer, now=next(clock))
         return case
+
+    def _live_evidence(self, today: date) -> None:
+        """Current documents: the forwarder and the maker are in good standing; the distributor's URSSAF
+        certificate expired a month ago."""
+        s = self.suppliers
+        for kind, days in [
+            (SupplierDocument.Kind.URSSAF, 40),
+            (SupplierDocument.Kind.KBIS, 20),
+            (SupplierDocument.Kind.TAX, 100),
+            (SupplierDocument.Kind.SWORN_STATEMENT, 10),
+        ]:
+            self._evidence(s["forwarder"], kind, today - timedelta(days=days), verified=True)
+        self._evidence(s["maker"], SupplierDocument.Kind.FOREIGN, today - timedelta(days=60), verified=True)
+        self._evidence(s["maker"], SupplierDocument.Kind.SWORN_STATEMENT, today - timedelta(days=10), verified=False)
+        self._evidence(s["urssaf_expired"], SupplierDocument.Kind.URSSAF, today - timedelta(days=215), verified=True)
+        self._evidence(s["urssaf_expired"], SupplierDocument.Kind.KBIS, today - timedelta(days=30), verified=True)
 
     def _print_logins(self) -> None:
         self.stdout.write("")
