@@ -17,7 +17,7 @@ from contracts.models import OPEN_CONTRACT_STATUSES, Contract, ContractDocument
 from notifications.services import enqueue_on_commit, notify
 from procurement import workflow as case_workflow
 from procurement.models import CaseEvent, Offer, PurchaseCase
-from procurement.services import lock_case, perform_transition
+from procurement.services import lock_case, perform_transition, screen_case_parties
 
 
 def legal_team(organisation_id):
@@ -41,9 +41,16 @@ def contract_queue_document(*, contract: Contract, now: datetime | None = None) 
 
 
 # --- case steps that create, withdraw or close contracts ---------------------------------------
-@transaction.atomic
 def case_award(*, case: PurchaseCase, actor, awards: dict[int, int], reason: str, ip=None, now=None) -> list[Contract]:
-    """Award offers (offer id → quantity) and create one draft contract per awarded offer."""
+    """Award offers (offer id → quantity) and create one draft contract per awarded offer. Stale sanctions
+    screenings of the case's companies are re-run first (kept whatever the award's outcome)."""
+    if case_workflow.case_buyer(case, actor):
+        screen_case_parties(case=case, actor=actor, now=now)
+    return _case_award(case=case, actor=actor, awards=awards, reason=reason, ip=ip, now=now)
+
+
+@transaction.atomic
+def _case_award(*, case: PurchaseCase, actor, awards: dict[int, int], reason: str, ip=None, now=None) -> list[Contract]:
     now = now or timezone.now()
     case = lock_case(case)
     case_workflow.ensure_allowed(case.award, actor)

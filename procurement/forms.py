@@ -9,13 +9,17 @@ from accounts import roles
 from accounts.models import User
 from procurement.models import (
     ConformityCheck,
+    ConformityEvidence,
     NeedLine,
     NegotiationRound,
+    NormClass,
+    NotifiedBody,
     Offer,
     SupplyChainParty,
     UrgencyJustification,
     VettingDecision,
 )
+from suppliers import uploads
 from suppliers.forms import BootstrapFormMixin, DateInput
 
 ADVANCE_RANGE_MESSAGE = _("The advance is a fraction between 0 and 1 (0.30 for 30 %).")
@@ -191,16 +195,106 @@ class ChainPartyForm(BootstrapFormMixin, forms.ModelForm):
         self.fields["supplier"].queryset = suppliers
 
 
-class ConformityCheckForm(BootstrapFormMixin, forms.ModelForm):
-    """The model's clean() requires the derogation reference when the verdict is a derogation."""
+MEASURES = ["filtration", "inward_leakage", "bacterial_filtration", "breathing_resistance", "splash_resistance", "aql"]
+
+
+class ConformityClaimForm(BootstrapFormMixin, forms.ModelForm):
+    """What the offer claims and what the test reports measured; the verdict is computed, not chosen."""
 
     class Meta:
         model = ConformityCheck
-        fields = ["standard", "marking", "certificate_reference", "verdict", "derogation_reference", "findings"]
-        widgets = {"findings": forms.Textarea(attrs={"rows": 4})}
+        fields = ["norm_class", "model_reference", "marking", "ce_number", *MEASURES, "findings"]
+        widgets = {"findings": forms.Textarea(attrs={"rows": 3})}
         help_texts = {
-            "derogation_reference": _("Required when the verdict is “conform under derogation”."),
+            "norm_class": _("Foreign standards accepted in 2020 appear with their derogation."),
+            "ce_number": _("The four digits after the CE mark, if any."),
+            "findings": _("Anything else you noticed (optional)."),
         }
+
+    def __init__(self, *args, thresholds_url: str = "", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["norm_class"].required = True
+        if thresholds_url:
+            # Choosing another class reloads only the box of its thresholds.
+            self.fields["norm_class"].widget.attrs.update(
+                {
+                    "hx-get": thresholds_url,
+                    "hx-trigger": "change",
+                    "hx-target": "#class-thresholds",
+                    "hx-select": "#class-thresholds",
+                    "hx-swap": "outerHTML",
+                }
+            )
+        self.fields["norm_class"].queryset = NormClass.objects.select_related("norm").order_by(
+            "norm__legislation", "norm__code", "label"
+        )
+        for name in MEASURES:
+            self.fields[name].widget.attrs.update({"step": "0.1", "inputmode": "decimal"})
+
+    def clean_ce_number(self):
+        return self.cleaned_data["ce_number"].strip().removeprefix("CE").strip()
+
+    def claim(self) -> dict:
+        return {name: self.cleaned_data[name] for name in self.Meta.fields if name != "findings"}
+
+
+class EvidenceForm(BootstrapFormMixin, forms.ModelForm):
+    uploaded = forms.FileField(
+        label=_("File"),
+        help_text=_("PDF, PNG or JPEG."),
+        widget=forms.ClearableFileInput(attrs={"accept": "application/pdf,image/png,image/jpeg"}),
+    )
+
+    class Meta:
+        model = ConformityEvidence
+        fields = [
+            "kind",
+            "issuer",
+            "notified_body",
+            "number",
+            "model_reference",
+            "issued_on",
+            "expires_on",
+            "by_manufacturer",
+        ]
+        widgets = {"issued_on": DateInput(), "expires_on": DateInput()}
+        help_texts = {
+            "issuer": _("As printed on the document (manufacturer, laboratory, certification body)."),
+            "notified_body": _("If the issuer is in the reference of certification bodies."),
+            "by_manufacturer": _("Untick if a declaration of conformity is on a laboratory's letterhead."),
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["notified_body"].queryset = NotifiedBody.objects.order_by("number", "name")
+
+    def clean_uploaded(self):
+        uploaded = self.cleaned_data.get("uploaded")
+        uploads.validate_upload(uploaded)
+        return uploaded
+
+    def clean(self):
+        cleaned = super().clean()
+        issued_on, expires_on = cleaned.get("issued_on"), cleaned.get("expires_on")
+        if issued_on and expires_on and expires_on < issued_on:
+            self.add_error("expires_on", ValidationError(_("The end of validity cannot be before the issue date.")))
+        if issued_on and issued_on > timezone.localdate():
+            self.add_error("issued_on", ValidationError(_("The issue date cannot be in the future."), code="future"))
+        return cleaned
+
+    def evidence(self) -> dict:
+        return {
+            **{name: self.cleaned_data[name] for name in self.Meta.fields},
+            "uploaded": self.cleaned_data["uploaded"],
+        }
+
+
+EvidenceFormSet = forms.formset_factory(EvidenceForm, extra=3, max_num=8, absolute_max=8)
+
+
+class ConformityOverrideForm(BootstrapFormMixin, forms.Form):
+    verdict = forms.ChoiceField(label=_("Verdict"), choices=ConformityCheck.Verdict.choices, widget=forms.RadioSelect)
+    reason = forms.CharField(label=_("Reason"), widget=forms.Textarea(attrs={"rows": 3}))
 
 
 class NegotiationRoundForm(BootstrapFormMixin, forms.ModelForm):

@@ -2,7 +2,6 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Count, F, Q, Sum
@@ -452,7 +451,139 @@ class VettingDecision(models.Model):
         return self.decision in self.PASSING and not self.awaiting_countersign
 
 
+# --- the norms catalogue and the notified bodies (DOMAIN.md §4): data the administrator keeps up to date ---
+class Legislation(models.TextChoices):
+    PPE = "ppe", _("PPE Regulation (EU) 2016/425")
+    MEDICAL_DEVICES = "md", _("Medical devices (Directive 93/42/EEC, Regulation (EU) 2017/745)")
+    OTHER = "other", _("Other EU harmonisation legislation")
+    NONE = "none", _("No EU legislation")
+
+
+class EvidenceKind(models.TextChoices):
+    DECLARATION = "declaration", _("EU declaration of conformity")
+    TYPE_EXAMINATION = "type_exam", _("EU type-examination certificate (module B)")
+    PRODUCTION_CONTROL = "production", _("Production control certificate (module C2 or D)")
+    TEST_REPORT = "test_report", _("Test report")
+    BIOBURDEN = "bioburden", _("Bioburden test report")
+    OTHER_CERTIFICATE = "certificate", _("Other certificate or attestation")
+
+
+class Norm(models.Model):
+    """A standard (EN 149, EN 14683…) or a foreign one accepted as equivalent (GB 2626-2006…)."""
+
+    code = models.CharField(_("standard"), max_length=100, unique=True)
+    title = models.CharField(_("title"), max_length=300)
+    legislation = models.CharField(_("EU legislation"), max_length=10, choices=Legislation.choices)
+    country = models.CharField(_("country of the standard"), max_length=2, blank=True)
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("standard")
+        verbose_name_plural = _("standards")
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class NormClass(models.Model):
+    """A performance class of a standard, the product it qualifies as, and its thresholds.
+
+    A class with a derogation reference is a foreign equivalent accepted under a dated legal text
+    (the French 2020 FFP2 equivalents). Thresholds left empty are not part of the class."""
+
+    norm = models.ForeignKey(Norm, verbose_name=_("standard"), on_delete=models.PROTECT, related_name="classes")
+    label = models.CharField(_("class"), max_length=50)
+    product = models.CharField(_("qualifies as"), max_length=20, choices=Product.choices)
+    derogation_reference = models.CharField(_("legal reference of the derogation"), max_length=300, blank=True)
+    valid_from = models.DateField(_("accepted from"), null=True, blank=True)
+    valid_until = models.DateField(_("accepted until"), null=True, blank=True)
+    filtration_min = models.DecimalField(
+        _("filtration efficiency, at least (%)"), max_digits=5, decimal_places=2, null=True, blank=True
+    )
+    inward_leakage_max = models.DecimalField(
+        _("total inward leakage, at most (%)"), max_digits=5, decimal_places=2, null=True, blank=True
+    )
+    bacterial_filtration_min = models.DecimalField(
+        _("bacterial filtration efficiency, at least (%)"), max_digits=5, decimal_places=2, null=True, blank=True
+    )
+    breathing_resistance_max = models.DecimalField(
+        _("breathing resistance, below (Pa/cm²)"), max_digits=6, decimal_places=2, null=True, blank=True
+    )
+    splash_resistance_min = models.DecimalField(
+        _("splash resistance, at least (kPa)"), max_digits=5, decimal_places=2, null=True, blank=True
+    )
+    aql_max = models.DecimalField(_("AQL, at most"), max_digits=4, decimal_places=2, null=True, blank=True)
+    note = models.CharField(_("note"), max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["norm__code", "label"]
+        verbose_name = _("class of a standard")
+        verbose_name_plural = _("classes of standards")
+        constraints = [models.UniqueConstraint(fields=["norm", "label"], name="norm_class_unique_label")]
+
+    def __str__(self) -> str:
+        return f"{self.norm.code} — {self.label}"
+
+    @property
+    def is_derogation(self) -> bool:
+        return bool(self.derogation_reference)
+
+    def accepted_on(self, day) -> bool:
+        return (self.valid_from is None or self.valid_from <= day) and (
+            self.valid_until is None or day <= self.valid_until
+        )
+
+
+class EvidenceRequirement(models.Model):
+    """A piece of evidence a claim of this class must come with."""
+
+    norm_class = models.ForeignKey(NormClass, on_delete=models.CASCADE, related_name="requirements")
+    kind = models.CharField(_("evidence"), max_length=12, choices=EvidenceKind.choices)
+
+    class Meta:
+        ordering = ["norm_class", "kind"]
+        verbose_name = _("required evidence")
+        verbose_name_plural = _("required evidence")
+        constraints = [models.UniqueConstraint(fields=["norm_class", "kind"], name="evidence_requirement_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.norm_class}: {self.get_kind_display()}"
+
+
+class NotifiedBody(models.Model):
+    """A certification body: notified (4-digit number, for some legislations) or a known issuer of
+    worthless "voluntary certificates" (not notified, no number)."""
+
+    number = models.CharField(_("number"), max_length=4, blank=True)
+    name = models.CharField(_("name"), max_length=200)
+    country = models.CharField(_("country"), max_length=2, blank=True)
+    legislations = models.JSONField(_("notified for"), default=list, blank=True)
+    aliases = models.JSONField(_("other names"), default=list, blank=True)
+    note = models.CharField(_("note"), max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["number", "name"]
+        verbose_name = _("notified body")
+        verbose_name_plural = _("notified bodies")
+        constraints = [
+            models.UniqueConstraint(fields=["number"], condition=~Q(number=""), name="notified_body_unique_number")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.name}".strip()
+
+    @property
+    def is_notified(self) -> bool:
+        return bool(self.number) and bool(self.legislations)
+
+    def notified_for(self, legislation: str) -> bool:
+        return self.is_notified and legislation in self.legislations
+
+
 class ConformityCheck(models.Model):
+    """The buyer's check of an offer's product: the claim, the evidence, the measured values, and the verdict
+    computed from them (procurement.conformity) with every reason; a jurist may override it with a reason."""
+
     class Verdict(models.TextChoices):
         CONFORM = "conform", _("Conform")
         DEROGATION = "derogation", _("Conform under derogation")
@@ -462,14 +593,54 @@ class ConformityCheck(models.Model):
     PASSING = (Verdict.CONFORM, Verdict.DEROGATION)
 
     offer = models.ForeignKey(Offer, on_delete=models.PROTECT, related_name="conformity_checks")
+    norm_class = models.ForeignKey(
+        NormClass,
+        verbose_name=_("standard and class claimed"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
     standard = models.CharField(_("standard claimed"), max_length=100)
+    model_reference = models.CharField(_("model offered"), max_length=100, blank=True)
     marking = models.CharField(_("marking (e.g. CE 2163, NR)"), max_length=100, blank=True)
+    ce_number = models.CharField(_("number after the CE mark"), max_length=10, blank=True)
     certificate_reference = models.CharField(_("certificate reference and issuer"), max_length=200, blank=True)
+    filtration = models.DecimalField(
+        _("filtration efficiency (%)"), max_digits=5, decimal_places=2, null=True, blank=True
+    )
+    inward_leakage = models.DecimalField(
+        _("total inward leakage (%)"), max_digits=5, decimal_places=2, null=True, blank=True
+    )
+    bacterial_filtration = models.DecimalField(
+        _("bacterial filtration efficiency (%)"), max_digits=5, decimal_places=2, null=True, blank=True
+    )
+    breathing_resistance = models.DecimalField(
+        _("breathing resistance (Pa/cm²)"), max_digits=6, decimal_places=2, null=True, blank=True
+    )
+    splash_resistance = models.DecimalField(
+        _("splash resistance (kPa)"), max_digits=5, decimal_places=2, null=True, blank=True
+    )
+    aql = models.DecimalField(_("AQL"), max_digits=4, decimal_places=2, null=True, blank=True)
+    computed_verdict = models.CharField(_("computed verdict"), max_length=12, choices=Verdict.choices, blank=True)
+    # [{"code": ..., "reason": ..., "level": "danger" | "missing" | "info"}]: why the verdict is what it is.
+    reasons = models.JSONField(_("reasons"), default=list, blank=True)
+    # The verdict that counts: the computed one, or the jurist's override.
     verdict = models.CharField(_("verdict"), max_length=12, choices=Verdict.choices)
     derogation_reference = models.CharField(_("legal reference of the derogation"), max_length=200, blank=True)
-    findings = models.TextField(_("findings"))
+    findings = models.TextField(_("findings"), blank=True)
     checked_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     checked_at = models.DateTimeField()
+    overridden_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("overridden by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    overridden_at = models.DateTimeField(_("overridden at"), null=True, blank=True)
+    override_reason = models.TextField(_("reason for the override"), blank=True)
 
     class Meta:
         ordering = ["checked_at", "pk"]
@@ -479,9 +650,46 @@ class ConformityCheck(models.Model):
     def __str__(self) -> str:
         return f"{self.offer} — {self.get_verdict_display()}"
 
-    def clean(self):
-        if self.verdict == self.Verdict.DEROGATION and not self.derogation_reference.strip():
-            raise ValidationError({"derogation_reference": _("Give the legal reference of the derogation.")})
+    @property
+    def is_overridden(self) -> bool:
+        return self.overridden_at is not None
+
+
+class ConformityEvidence(models.Model):
+    """A document behind a conformity check (declaration, certificate, test report), stored privately."""
+
+    conformity_check = models.ForeignKey(ConformityCheck, on_delete=models.PROTECT, related_name="evidence")
+    kind = models.CharField(_("kind"), max_length=12, choices=EvidenceKind.choices)
+    issuer = models.CharField(_("issuer"), max_length=200, blank=True)
+    notified_body = models.ForeignKey(
+        NotifiedBody,
+        verbose_name=_("issuing body"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    number = models.CharField(_("number"), max_length=100, blank=True)
+    model_reference = models.CharField(_("model covered"), max_length=100, blank=True)
+    issued_on = models.DateField(_("issued on"), null=True, blank=True)
+    expires_on = models.DateField(_("valid until"), null=True, blank=True)
+    by_manufacturer = models.BooleanField(_("issued by the manufacturer"), default=True)
+    file = models.FileField(_("file"), upload_to="conformity-evidence/", max_length=200, blank=True)
+    original_name = models.CharField(max_length=200, blank=True)
+    content_type = models.CharField(max_length=50, blank=True)
+    size = models.PositiveIntegerField(default=0)
+    sha256 = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["kind", "pk"]
+        verbose_name = _("conformity evidence")
+        verbose_name_plural = _("conformity evidence")
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.number}".strip()
+
+    def get_download_url(self) -> str:
+        return reverse("procurement:evidence_download", args=[self.pk])
 
 
 class NegotiationRound(models.Model):

@@ -5,6 +5,7 @@ from django.db.models import Prefetch, Q
 from procurement.models import (
     CaseEvent,
     ConformityCheck,
+    ConformityEvidence,
     NegotiationRound,
     Offer,
     PurchaseCase,
@@ -99,3 +100,13 @@ def chain_parties_for(*, user):
     return SupplyChainParty.objects.filter(offer__case__in=cases_for(user=user)).select_related(
         "offer__case", "supplier"
     )
+
+
+def conformity_checks_for(*, user):
+    return ConformityCheck.objects.filter(offer__case__in=cases_for(user=user)).select_related(
+        "offer__case", "offer__supplier", "offer__need_line", "norm_class__norm", "checked_by"
+    )
+
+
+def evidence_for(*, user):
+    return ConformityEvidence.objects.filter(conformity_check__offer__case__in=cases_for(user=user))

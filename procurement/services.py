@@ -14,12 +14,14 @@ from django_fsm import TransitionNotAllowed
 from accounts import roles
 from accounts.selectors import members_with_role
 from notifications.services import notify
-from procurement import flags, workflow
+from procurement import conformity, flags, workflow
 from procurement.models import (
     CaseEvent,
     ConformityCheck,
+    ConformityEvidence,
     NeedLine,
     NegotiationRound,
+    NotifiedBody,
     Offer,
     PurchaseCase,
     SupplyChainParty,
@@ -28,6 +30,7 @@ from procurement.models import (
 )
 from suppliers import selectors as supplier_selectors
 from suppliers import services as supplier_services
+from suppliers import uploads
 from suppliers.models import Supplier
 
 
@@ -179,9 +182,22 @@ def case_submit(*, case, actor, ip=None, now=None) -> PurchaseCase:
     return _case_transition("submit", case=case, actor=actor, ip=ip, now=now)
 
 
-@transaction.atomic
+def screen_case_parties(*, case: PurchaseCase, actor=None, now=None) -> None:
+    """Re-run the stale screenings (older than a week, another list version, another name) of every company
+    of the case's offers, each kept in its own transaction, before a step checks for sanctions matches."""
+    companies = {}
+    for offer in Offer.objects.filter(case=case).select_related("supplier").prefetch_related("chain__supplier"):
+        companies[offer.supplier_id] = offer.supplier
+        companies.update({party.supplier_id: party.supplier for party in offer.chain.all()})
+    for company in companies.values():
+        supplier_services.supplier_screen_if_stale(supplier=company, actor=actor, now=now)
+
+
 def case_start_norm_check(*, case, actor, ip=None, now=None) -> PurchaseCase:
-    return _case_transition("start_norm_check", case=case, actor=actor, ip=ip, now=now)
+    if workflow.case_buyer(case, actor):
+        screen_case_parties(case=case, actor=actor, now=now)
+    with transaction.atomic():
+        return _case_transition("start_norm_check", case=case, actor=actor, ip=ip, now=now)
 
 
 @transaction.atomic
@@ -190,9 +206,11 @@ def case_back_to_vetting(*, case, actor, comment: str, ip=None, now=None) -> Pur
     return _case_transition("back_to_vetting", case=case, actor=actor, ip=ip, now=now, comment=comment)
 
 
-@transaction.atomic
 def case_start_negotiation(*, case, actor, ip=None, now=None) -> PurchaseCase:
-    return _case_transition("start_negotiation", case=case, actor=actor, ip=ip, now=now)
+    if workflow.case_buyer(case, actor):
+        screen_case_parties(case=case, actor=actor, now=now)
+    with transaction.atomic():
+        return _case_transition("start_negotiation", case=case, actor=actor, ip=ip, now=now)
 
 
 # --- acts inside a stage ---------------------------------------------------------------------
@@ -361,6 +379,8 @@ def vetting_countersign(
     case = lock_case(decision.case)
     if not workflow.jurist_of(case, actor):
         raise PermissionDenied(gettext("Only a jurist may countersign a vetting decision."))
+    if actor.pk == decision.decided_by_id:
+        raise PermissionDenied(gettext("The countersignature must come from someone other than the decision's author."))
     _ensure_status(case, "vetting", "norm_check")
     decision = VettingDecision.objects.select_for_update().get(pk=decision.pk)
     latest = case.vetting_decisions.filter(supplier_id=decision.supplier_id).order_by("-decided_at", "-pk").first()
@@ -451,21 +471,130 @@ def chain_party_remove(*, party: SupplyChainParty, actor, ip=None, now=None) -> 
     CaseEvent.record(case=case, verb="chain_party_removed", actor=actor, comment=label, ip=ip, now=now)
 
 
+REASON_ORDER = {"danger": 0, "missing": 1, "info": 2}
+
+
+def _evidence_rows(evidence: list[dict]) -> list[ConformityEvidence]:
+    """Unsaved evidence rows; each upload is checked (type sniffed, size) before anything is written."""
+    rows = []
+    for fields in evidence:
+        fields = dict(fields)
+        uploaded = fields.pop("uploaded", None)
+        row = ConformityEvidence(**fields)
+        if uploaded is not None:
+            row.content_type = uploads.validate_upload(uploaded)
+            row.original_name = uploaded.name[-200:]
+            row.size = uploaded.size
+            row.sha256 = uploads.sha256_of(uploaded)
+            row._uploaded = uploaded
+        rows.append(row)
+    return rows
+
+
+def conformity_assess(*, offer: Offer, claim: dict, evidence: list, day=None) -> conformity.Assessment:
+    """The verdict the engine gives to a claim and its evidence, without writing anything (live preview)."""
+    check = ConformityCheck(offer=offer, **claim)
+    norm_class = check.norm_class
+    requirements = list(norm_class.requirements.values_list("kind", flat=True)) if norm_class else []
+    return conformity.assess(
+        check=check,
+        evidence=evidence,
+        requirements=requirements,
+        product=offer.need_line.product,
+        day=day or timezone.localdate(),
+        bodies=conformity.BodyIndex(NotifiedBody.objects.all()),
+    )
+
+
 @transaction.atomic
-def conformity_record(*, offer: Offer, actor, ip=None, now=None, **fields) -> ConformityCheck:
+def conformity_record(
+    *, offer: Offer, actor, claim: dict, evidence: list[dict], findings: str = "", ip=None, now=None
+) -> ConformityCheck:
+    """Record a norm check: the claim (class, model, marking, CE number, measured values), the evidence with
+    their files, and the verdict computed from them with every reason (procurement.conformity)."""
     now = now or timezone.now()
     case = lock_case(offer.case)
     _ensure_buyer_of(case, actor)
     _ensure_status(case, "norm_check", "negotiation")
-    check = ConformityCheck(offer=offer, checked_by=actor, checked_at=now, **fields)
-    check.full_clean()
-    check.save()
+    rows = _evidence_rows(evidence)
+    assessment = conformity_assess(offer=offer, claim=claim, evidence=rows, day=timezone.localdate(now))
+    norm_class = claim.get("norm_class")
+    check = ConformityCheck.objects.create(
+        offer=offer,
+        checked_by=actor,
+        checked_at=now,
+        findings=findings,
+        standard=str(norm_class) if norm_class else "",
+        computed_verdict=assessment.verdict,
+        verdict=assessment.verdict,
+        # What makes the product non-conform first, then what is missing, then notes.
+        reasons=[
+            finding.as_dict()
+            for finding in sorted(assessment.findings, key=lambda f: REASON_ORDER.get(f.level, len(REASON_ORDER)))
+        ],
+        derogation_reference=assessment.derogation_reference,
+        **claim,
+    )
+    for row in rows:
+        row.conformity_check = check
+        uploaded = getattr(row, "_uploaded", None)
+        if uploaded is not None:
+            row.file.save(uploads.private_name(row.content_type), uploaded, save=False)
+        row.save()
     CaseEvent.record(
         case=case,
         verb="conformity_check",
         actor=actor,
-        comment=f"{offer}: {check.get_verdict_display()} — {check.findings}",
+        comment=f"{offer}: {check.get_verdict_display()} — "
+        + "; ".join(finding.reason for finding in assessment.findings if finding.level != "info"),
         ip=ip,
+        now=now,
+    )
+    return check
+
+
+@transaction.atomic
+def conformity_override(*, check: ConformityCheck, actor, verdict: str, reason: str, ip=None, now=None):
+    """A jurist replaces the computed verdict of the latest check of an offer, with a reason (audited)."""
+    now = now or timezone.now()
+    case = lock_case(check.offer.case)
+    if not workflow.jurist_of(case, actor):
+        raise PermissionDenied(gettext("Only a jurist may override a verdict."))
+    if actor.pk == check.checked_by_id:
+        raise PermissionDenied(gettext("The override must come from someone other than the check's author."))
+    _ensure_status(case, "norm_check", "negotiation")
+    check = ConformityCheck.objects.select_for_update().get(pk=check.pk)
+    latest = ConformityCheck.objects.filter(offer_id=check.offer_id).order_by("-checked_at", "-pk").first()
+    if latest.pk != check.pk or check.is_overridden:
+        raise workflow.Conflict
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": gettext("Say why the computed verdict is replaced.")}, code="required")
+    if verdict not in ConformityCheck.Verdict.values:
+        raise ValidationError({"verdict": gettext("Choose a verdict.")}, code="invalid")
+    before = check.get_verdict_display()
+    check.verdict = verdict
+    check.overridden_by, check.overridden_at, check.override_reason = actor, now, reason
+    check.save(update_fields=["verdict", "overridden_by", "overridden_at", "override_reason"])
+    CaseEvent.record(
+        case=case,
+        verb="conformity_override",
+        actor=actor,
+        comment=f"{check.offer}: {before} → {check.get_verdict_display()} — {reason}",
+        ip=ip,
+        now=now,
+    )
+    notify(
+        recipients=case.purchasing_team(),
+        verb="conformity_override",
+        text=gettext("%(case)s: %(jurist)s set the verdict of %(offer)s to “%(verdict)s”.")
+        % {
+            "case": case.reference,
+            "jurist": actor.get_full_name() or actor,
+            "offer": check.offer,
+            "verdict": check.get_verdict_display(),
+        },
+        url=case.get_absolute_url(),
         now=now,
     )
     return check
@@ -519,3 +648,100 @@ def notify_overdue(*, now=None) -> int:
             CaseEvent.record(case=case, verb="overdue_notice", target=case.status, now=now)
         count += 1
     return count
+
+
+# =====================================================================================================
+# Supplier documents expiring soon (daily beat task procurement.tasks.remind_expiring_documents). Here rather
+# than in suppliers: the recipients are the purchasing teams of the cases, and suppliers must not reach into
+# procurement (DESIGN.md §2).
+# =====================================================================================================
+
+
+def _expiry_reminder_recipients(supplier: Supplier) -> list:
+    """The purchasing teams of the open cases where the supplier has an offer, else every active buyer of its
+    organisation."""
+    cases = (
+        PurchaseCase.objects.open()
+        .filter(offers__supplier=supplier)
+        .distinct()
+        .select_related("owner")
+        .prefetch_related("buyers")
+    )
+    recipients = [user for case in cases for user in case.purchasing_team() if user.is_active]
+    if recipients:
+        return recipients
+    return list(members_with_role(supplier.organisation_id, roles.BUYER).distinct())
+
+
+def documents_remind_expiring(*, now: datetime | None = None) -> int:
+    """Tell the purchasing team, once, of each supplier document expiring within DOCUMENT_REMINDER_DAYS
+    (suppliers.selectors.documents_expiring_unreminded). Each document is claimed before its notification, in
+    the same transaction, so two runs, even concurrent, notify once. Returns the number of notifications written."""
+    from django.conf import settings
+    from django.utils import translation
+
+    now = now or timezone.now()
+    count = 0
+    for document in supplier_selectors.documents_expiring_unreminded(today=timezone.localdate(now)):
+        with transaction.atomic():
+            if not supplier_services.document_claim_expiry_reminder(document=document, now=now):
+                continue  # another run took it
+            supplier = document.supplier
+            # Stored text: in the site's language, whoever (or whatever task) runs the reminder.
+            with translation.override(settings.LANGUAGE_CODE):
+                text = gettext("%(kind)s of %(supplier)s expires on %(date)s: ask for a renewed one.") % {
+                    "kind": document.get_kind_display(),
+                    "supplier": supplier.name,
+                    "date": date_format(document.expires_on, "SHORT_DATE_FORMAT"),
+                }
+            rows = notify(
+                recipients=_expiry_reminder_recipients(supplier),
+                verb="document_expiring",
+                text=text,
+                url=supplier.get_absolute_url(),
+                now=now,
+            )
+            count += len(rows)
+    return count
+
+
+# =====================================================================================================
+# The notified-bodies reference (DOMAIN.md §4): data the administrator refreshes from NANDO, as a CSV file.
+# =====================================================================================================
+
+
+def _notified_body_for(row: dict) -> NotifiedBody | None:
+    """The stored body a CSV row describes: by number; by name for an issuer without number — which is also how a
+    body listed without number first is found again once the file gives its number."""
+    bodies = NotifiedBody.objects.select_for_update()
+    if row["number"]:
+        body = bodies.filter(number=row["number"]).first()
+        if body is not None:
+            return body
+    return bodies.filter(number="", name__iexact=row["name"]).first()
+
+
+@transaction.atomic
+def notified_bodies_import(*, text: str) -> tuple[int, int]:
+    """Create or update the bodies of a CSV file (procurement.notified_bodies); returns (created, updated).
+
+    Upserts by number, or by name for the issuers without number; rows identical to what is stored count in
+    neither figure, so importing the same file twice changes nothing. Bodies absent from the file are kept
+    (conformity evidence refers to them). A file with one bad row raises ValidationError and changes nothing.
+    """
+    from procurement import notified_bodies  # here: this section is appended to a file others edit
+
+    created = updated = 0
+    for row in notified_bodies.parse_csv(text):
+        body = _notified_body_for(row)
+        if body is None:
+            NotifiedBody.objects.create(**row)
+            created += 1
+            continue
+        changed = [field for field, value in row.items() if getattr(body, field) != value]
+        if changed:
+            for field in changed:
+                setattr(body, field, row[field])
+            body.save(update_fields=changed)
+            updated += 1
+    return created, updated

@@ -17,5 +17,7 @@ urlpatterns = [
     path("chaine/<int:pk>/retirer/", views.chain_party_remove, name="chain_party_remove"),
     path("verifications/<int:pk>/contreseing/", views.vetting_countersign, name="vetting_countersign"),
     path("offres/<int:pk>/conformite/", views.conformity_create, name="conformity_create"),
+    path("conformite/<int:pk>/arbitrage/", views.conformity_override, name="conformity_override"),
+    path("conformite/pieces/<int:pk>/telecharger/", views.evidence_download, name="evidence_download"),
     path("offres/<int:pk>/negociation/", views.round_create, name="round_create"),
 ]

@@ -17,14 +17,15 @@ from django_fsm import ConcurrentTransition, TransitionNotAllowed
 from accounts import roles
 from accounts.decorators import member_required, role_required
 from accounts.network import client_ip
-from procurement import flags, selectors, services, workflow
-from procurement.catalogue import REQUIRED_STANDARD
+from procurement import conformity, flags, selectors, services, workflow
 from procurement.forms import (
     AssignBuyerForm,
     CaseTitleForm,
     ChainPartyForm,
-    ConformityCheckForm,
+    ConformityClaimForm,
+    ConformityOverrideForm,
     CountersignForm,
+    EvidenceFormSet,
     JustificationForm,
     NeedLineForm,
     NegotiationRoundForm,
@@ -34,7 +35,8 @@ from procurement.forms import (
     VettingSupplierForm,
     add_service_errors,
 )
-from procurement.models import OPEN_STATUSES, STAGES, CaseStatus, NegotiationRound
+from procurement.models import OPEN_STATUSES, STAGES, CaseStatus, NegotiationRound, NormClass
+from suppliers import uploads
 from suppliers.selectors import current_screenings_by_supplier, suppliers_for
 
 PAGE_SIZE = 50
@@ -279,6 +281,7 @@ def case_detail(request, pk):
             "offer": offer,
             "vetted": offer.is_vetted(),
             "check": offer.latest_check,
+            "conform": offer.is_conform(),
             "rounds": len(offer.rounds.all()),
             "red_flags": flags.offer_all_flags(offer, today, screenings, references),
         }
@@ -301,6 +304,8 @@ def case_detail(request, pk):
             "checklist": _checklist(case, user),
             "offers": offers,
             "flagged_offers": [row for row in offers if row["red_flags"]] if status in OPEN_STATUSES else [],
+            "norm_results": offers if status in CONFORMITY_STAGES else [],
+            "can_override": user.is_jurist and status in CONFORMITY_STAGES,
             "vetting_decisions": case.vetting_decisions.all(),
             "can_countersign": workflow.jurist_of(case, user) and status in VETTING_STAGES,
             "contracts": case.contracts.all(),
@@ -542,27 +547,100 @@ def chain_party_remove(request, pk):
     )
 
 
+def _default_class(offer):
+    """The class of the required standard matching the need's product (e.g. EN 149 FFP2 for FFP2)."""
+    return (
+        NormClass.objects.filter(product=offer.need_line.product, derogation_reference="")
+        .order_by("norm__code")
+        .first()
+    )
+
+
 @member_required
 @require_http_methods(["GET", "POST"])
 def conformity_create(request, pk):
+    """The buyer records the claim, the measured values and the evidence; the verdict is computed. Posted by
+    htmx, the answer is the verdict panel alone (the page is not reloaded); otherwise back to the case."""
     offer = get_object_or_404(selectors.offers_for(user=request.user), pk=pk)
     case = offer.case
     refused = _act_refused(request, case, CONFORMITY_STAGES)
     if refused:
         return refused
-    form = ConformityCheckForm(
-        _posted(request), initial={"standard": REQUIRED_STANDARD.get(offer.need_line.product, "")}
+    data, files = _posted(request), request.FILES if request.method == "POST" else None
+    # The class chosen in the form (its thresholds are shown next to the values), else the need's standard.
+    chosen = NormClass.objects.filter(pk=(data or request.GET).get("claim-norm_class") or None).first()
+    chosen = chosen or _default_class(offer)
+    form = ConformityClaimForm(
+        data,
+        initial={"norm_class": chosen},
+        prefix="claim",
+        thresholds_url=reverse("procurement:conformity_create", args=[offer.pk]),
     )
+    evidence = EvidenceFormSet(data, files, prefix="evidence")
+    context = {
+        "case": case,
+        "offer": offer,
+        "form": form,
+        "evidence_formset": evidence,
+        "chosen_class": chosen,
+        "thresholds": conformity.threshold_rows(chosen),
+    }
+    if request.method == "POST" and form.is_valid() and evidence.is_valid():
+        ok, check = _attempt(
+            request,
+            lambda: services.conformity_record(
+                offer=offer,
+                actor=request.user,
+                ip=client_ip(request),
+                claim=form.claim(),
+                evidence=[row.evidence() for row in evidence if row.has_changed()],
+                findings=form.cleaned_data["findings"],
+            ),
+            form=form,
+        )
+        if ok:
+            if request.htmx:
+                return render(request, "procurement/includes/verdict.html", {"check": check, "recorded": True})
+            messages.success(
+                request, _("Conformity check recorded: %(verdict)s.") % {"verdict": check.get_verdict_display()}
+            )
+            return redirect(case)
+        if not form.errors:
+            return redirect(case)
+    if request.htmx:
+        # htmx swaps only successful answers: the form comes back with its errors, as a 200.
+        return render(request, "procurement/includes/conformity_fields.html", context)
+    status = 422 if request.method == "POST" else 200
+    return render(request, "procurement/conformity_form.html", context, status=status)
+
+
+@member_required
+@require_http_methods(["GET", "POST"])
+def conformity_override(request, pk):
+    check = get_object_or_404(selectors.conformity_checks_for(user=request.user), pk=pk)
+    case = check.offer.case
+    if not workflow.jurist_of(case, request.user):
+        raise PermissionDenied
+    form = ConformityOverrideForm(_posted(request), initial={"verdict": check.verdict})
     return _form_page(
         request,
         form=form,
-        call=lambda: services.conformity_record(
-            offer=offer, actor=request.user, ip=client_ip(request), **form.cleaned_data
+        call=lambda: services.conformity_override(
+            check=check, actor=request.user, ip=client_ip(request), **form.cleaned_data
         ),
-        success=_("Conformity check recorded."),
+        success=_("The verdict was overridden; the reason is in the case history."),
         done_url=case,
-        template="procurement/conformity_form.html",
-        context={"case": case, "offer": offer},
+        template="procurement/conformity_override.html",
+        context={"case": case, "check": check, "offer": check.offer},
+    )
+
+
+@member_required
+@require_GET
+def evidence_download(request, pk):
+    evidence = get_object_or_404(selectors.evidence_for(user=request.user), pk=pk)
+    return uploads.private_file_response(
+        evidence.file, filename=evidence.original_name, content_type=evidence.content_type
     )
 
 

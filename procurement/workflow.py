@@ -44,6 +44,7 @@ VERB_LABELS = {
     "chain_party_added": _("Supply chain party added"),
     "chain_party_removed": _("Supply chain party removed"),
     "conformity_check": _("Conformity check"),
+    "conformity_override": _("Verdict overridden by a jurist"),
     "negotiation_round": _("Negotiation round"),
     "contract_created": _("Contract created"),
     "document_rendered": _("Contract document rendered"),
@@ -146,6 +147,14 @@ def start_negotiation_blockers(case) -> list[str]:
     blocked = sanctions_blockers(offers)
     if not any(offer.is_conform() and offer.is_vetted() and not blocked[offer.pk] for offer in offers):
         reasons = [gettext("No offer has a conform (or conform under derogation) check.")]
+        for offer in offers:
+            check = offer.latest_check
+            if check is None:
+                reasons.append(gettext("%(offer)s: not checked yet.") % {"offer": offer})
+            elif not offer.is_conform():
+                reasons.append(
+                    gettext("%(offer)s: %(verdict)s.") % {"offer": offer, "verdict": check.get_verdict_display()}
+                )
         return reasons + [_sanctions_reason(offer, blocked[offer.pk]) for offer in offers if blocked[offer.pk]]
     return []
 

@@ -4,7 +4,7 @@ from django.db import models
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -15,8 +15,8 @@ from suppliers.models import SanctionsList, SanctionsScreening, Supplier, Suppli
 
 class SupplierDocumentInline(admin.TabularInline):
     model = SupplierDocument
-    fields = ("kind", "issued_on", "expires_on", "original_name", "verified_with_issuer", "verified_on")
-    readonly_fields = ("original_name",)
+    fields = ("kind", "issued_on", "expires_on", "original_name", "verified_with_issuer", "verified_on", "verified_by")
+    readonly_fields = ("original_name", "verified_by")
     extra = 0
     can_delete = False
     show_change_link = True
@@ -48,7 +48,16 @@ class SupplierDocumentAdmin(admin.ModelAdmin):
     list_filter = ("kind", "verified_with_issuer")
     search_fields = ("supplier__name", "original_name", "sha256")
     list_select_related = ("supplier",)
-    readonly_fields = ("file", "original_name", "content_type", "size", "sha256", "uploaded_by", "uploaded_at")
+    readonly_fields = (
+        "file",
+        "original_name",
+        "content_type",
+        "size",
+        "sha256",
+        "uploaded_by",
+        "uploaded_at",
+        "verified_by",
+    )
 
     def has_add_permission(self, request):
         # Files arrive only through the upload page, which sniffs and checks them.
@@ -110,10 +119,20 @@ class SanctionsListAdmin(admin.ModelAdmin):
                 params = {"list": sanctions_list, "count": sanctions_list.entry_count}
                 if sanctions_list.newly_imported:
                     self.log_addition(request, sanctions_list, [{"added": {}}])
-                    self.message_user(request, gettext("%(list)s imported: %(count)s entries.") % params)
+                    self.message_user(
+                        request,
+                        ngettext(
+                            "List imported: %(list)s, %(count)d entry.",
+                            "List imported: %(list)s, %(count)d entries.",
+                            sanctions_list.entry_count,
+                        )
+                        % params,
+                    )
                 else:
                     self.message_user(
-                        request, gettext("%(list)s was already imported: nothing changed.") % params, messages.WARNING
+                        request,
+                        gettext("List already imported: %(list)s (nothing changed).") % params,
+                        messages.WARNING,
                     )
                 return redirect(reverse("admin:suppliers_sanctionslist_change", args=[sanctions_list.pk]))
         context = {

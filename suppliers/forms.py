@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from suppliers import identity, uploads
+from suppliers import documents, identity, uploads
 from suppliers.models import SanctionsList, SanctionsScreening, Supplier, SupplierDocument
 from suppliers.services import SupplierAlreadyExists
 
@@ -223,7 +223,10 @@ class SupplierDocumentForm(BootstrapFormMixin, forms.Form):
         label=_("Expiry date"),
         required=False,
         widget=DateInput(),
-        help_text=_("Leave empty to compute it from the kind of document (e.g. 6 months for URSSAF)."),
+        help_text=_(
+            "Leave empty to compute it from the kind of document (e.g. 6 months for URSSAF); a later date than "
+            "the computed one is refused."
+        ),
     )
     file = forms.FileField(
         label=_("File"),
@@ -251,6 +254,10 @@ class SupplierDocumentForm(BootstrapFormMixin, forms.Form):
             self.add_error(
                 "expires_on", ValidationError(_("The expiry date cannot be before the issue date."), code="order")
             )
+        elif cleaned.get("kind"):
+            error = documents.expiry_error(kind=cleaned["kind"], issued_on=issued_on, expires_on=expires_on)
+            if error is not None:
+                self.add_error("expires_on", error)
         return cleaned
 
 

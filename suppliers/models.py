@@ -124,6 +124,14 @@ class SupplierDocument(models.Model):
     sha256 = models.CharField(max_length=64)
     verified_with_issuer = models.BooleanField(_("verified with the issuer"), default=False)
     verified_on = models.DateField(_("verified on"), null=True, blank=True)
+    verified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("verified by"),
+    )
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     uploaded_at = models.DateTimeField(auto_now_add=True)
     # Set once the purchasing team was told this document expires soon (the reminder is sent once).
@@ -140,7 +148,14 @@ class SupplierDocument(models.Model):
 
     @classmethod
     def computed_expiry(cls, kind: str, issued_on: date) -> date | None:
-        """URSSAF 6 months (D8222-5), Kbis and tax certificate per setting; None: no fixed validity."""
+        """The legal end of validity of a document of this kind issued on that day; None: no fixed validity.
+
+        URSSAF 6 months (D8222-5) and Kbis per SUPPLIER_DOCUMENT_VALIDITY_MONTHS; the tax certificate attests
+        the situation at 31 December of the previous year, so it is valid through 31 December of its issue year
+        (the expiry is the first day a document is no longer valid: 1 January).
+        """
+        if kind == cls.Kind.TAX:
+            return date(issued_on.year + 1, 1, 1)
         months = settings.SUPPLIER_DOCUMENT_VALIDITY_MONTHS.get(kind)
         return issued_on + relativedelta(months=months) if months else None
 
@@ -230,6 +245,9 @@ class SanctionsScreening(models.Model):
         PENDING = "pending", _("Awaiting a jurist")
         CLEARED = "cleared", _("Cleared: not the listed party")
         CONFIRMED = "confirmed", _("Confirmed: listed party")
+        # A possible match still awaiting a jurist when a later screening of the supplier against the same list
+        # was recorded: only the latest screening is reviewed (services._supersede_pending).
+        SUPERSEDED = "superseded", _("Replaced by a more recent screening")
 
     supplier = models.ForeignKey(Supplier, on_delete=models.PROTECT, related_name="screenings")
     sanctions_list = models.ForeignKey(SanctionsList, on_delete=models.PROTECT, related_name="screenings")

@@ -7,9 +7,11 @@ key (`normalise`: legal forms and short function words dropped, words sorted), s
 d'Import-Export SARL" and "COMPTOIR MEDITERRANEEN D IMPORT EXPORT" have the same key. The supplier's key is
 then compared with every listed key (main names and aliases) by a similarity ratio (rapidfuzz, 0-100, typos
 tolerated); a listed name scoring at least SANCTIONS_MATCH_THRESHOLD whose words all agree with the
-supplier's is a possible match, for a jurist to review.
+supplier's is a possible match, for a jurist to review. A listed name of two words or more is also found inside a
+longer supplier name ("CMIE Trading Hong Kong Limited" for "CMIE TRADING"); one shared word is never enough.
 """
 
+import functools
 import json
 import re
 import unicodedata
@@ -25,6 +27,7 @@ from defusedxml import DefusedXmlException
 from defusedxml import ElementTree as SafeElementTree
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 from rapidfuzz import fuzz, process
 
@@ -75,6 +78,11 @@ def normalise(name: str) -> str:
     >>> normalise("Comptoir Méditerranéen d'Import-Export SARL")
     'comptoir export import mediterraneen'
     """
+    return " ".join(sorted(name_words(name)))
+
+
+def name_words(name: str) -> list[str]:
+    """The words of a name's key, in the order they are written (`normalise` sorts them)."""
     text = unicodedata.normalize("NFKD", name or "")
     text = "".join(char for char in text if not unicodedata.combining(char))
     text = text.casefold().translate(_TRANSLITERATION)
@@ -87,7 +95,7 @@ def normalise(name: str) -> str:
             or [t for t in tokens if len(t) > 1]
             or (["".join(tokens)] if tokens else [])
         )
-    return " ".join(sorted(kept))
+    return kept
 
 
 def _join_initials(tokens: list[str]) -> list[str]:
@@ -133,20 +141,23 @@ class ListedEntry:
 # A word of the shorter name must be this close (0-100) to a word of the other: a whole-name ratio alone lets long
 # common words ("GENERAL TRADING", "MEDICAL SUPPLIES") outweigh a different distinctive word.
 WORD_THRESHOLD = 80
+# A listed name of at least this many words is also found inside a longer screened name ("CMIE Trading Hong Kong
+# Limited" is "CMIE TRADING"); a one-word listed name is not, or a single shared word would be enough.
+CONTAINED_MIN_WORDS = 2
+
+
+def has_counterpart(word: str, other: list[str]) -> bool:
+    """The word is one of the other name's words, to a typo, or two of them run together ("importexport")."""
+    if any(fuzz.ratio(word, candidate) >= WORD_THRESHOLD for candidate in other):
+        return True
+    pairs = (a + b for i, a in enumerate(other) for j, b in enumerate(other) if i != j)
+    return any(fuzz.ratio(word, joined) >= WORD_THRESHOLD for joined in pairs)
 
 
 def words_agree(words: list[str], other: list[str]) -> bool:
-    """Every word of the name with fewer words has a counterpart in the other one, to a typo, or is two of its
-    words run together ("importexport")."""
+    """Every word of the name with fewer words has a counterpart in the other one (`has_counterpart`)."""
     shorter, longer = (words, other) if len(words) <= len(other) else (other, words)
-    for word in shorter:
-        if any(fuzz.ratio(word, candidate) >= WORD_THRESHOLD for candidate in longer):
-            continue
-        pairs = (a + b for i, a in enumerate(longer) for j, b in enumerate(longer) if i != j)
-        if any(fuzz.ratio(word, joined) >= WORD_THRESHOLD for joined in pairs):
-            continue
-        return False
-    return True
+    return all(has_counterpart(word, longer) for word in shorter)
 
 
 def by_length(key: str) -> str:
@@ -158,9 +169,13 @@ def by_length(key: str) -> str:
 class SanctionsMatcher:
     """Every name of every entry of one list, as keys compared in vectorised passes (rapidfuzz).
 
-    A listed name matches when its key scores at least the threshold against the screened name's key, with the
-    words in alphabetical order (a token-sort ratio) or longest first, whichever is higher, and when the words of
-    the shorter name all have a counterpart in the other (`words_agree`).
+    A listed name matches in two ways, both requiring that every word of the shorter name has a counterpart in
+    the other (`words_agree`), so that one shared common word is never enough:
+    - whole names: its key scores at least the threshold against the screened name's key, with the words in
+      alphabetical order (a token-sort ratio) or longest first, whichever is higher;
+    - contained names: a listed name of at least CONTAINED_MIN_WORDS words whose every word agrees with a word
+      of a longer screened name ("Atlas Négoce International Trading Group") scores at least the threshold
+      against the screened words that correspond to its own; the extra screened words are ignored.
     """
 
     def __init__(self, entries: Iterable):
@@ -178,9 +193,70 @@ class SanctionsMatcher:
                     self._keys.append(key)
                     self._length_keys.append(by_length(key))
                     self._owners.append((entry.pk, entry.reference, name))
+        self._index_words()
+
+    def _index_words(self) -> None:
+        """Every distinct word of the list (`_words`, `_word_ids`, `_words_by_length`), and the keys of CONTAINED_MIN_WORDS words or more filed
+        under their rarest word: a key can be contained in a screened name only if its rarest word is, and rare
+        words have few keys, so the contained-name pass looks at a handful of keys."""
+        word_ids: dict[str, int] = {}
+        key_words: list[frozenset[int]] = []
+        frequency: dict[int, int] = {}
+        for key in self._keys:
+            ids = frozenset(word_ids.setdefault(word, len(word_ids)) for word in key.split())
+            key_words.append(ids)
+            for word_id in ids:
+                frequency[word_id] = frequency.get(word_id, 0) + 1
+        self._word_ids = word_ids
+        self._words = list(word_ids)
+        # Words by length: a word can be WORD_THRESHOLD close only to words of a similar length.
+        self._words_by_length: dict[int, tuple[list[str], list[int]]] = {}
+        for word, word_id in word_ids.items():
+            words, ids = self._words_by_length.setdefault(len(word), ([], []))
+            words.append(word)
+            ids.append(word_id)
+        self._by_rarest_word: dict[int, list[int]] = {}
+        for index, ids in enumerate(key_words):
+            if len(ids) >= CONTAINED_MIN_WORDS:
+                rarest = min(ids, key=lambda word_id: (frequency[word_id], word_id))
+                self._by_rarest_word.setdefault(rarest, []).append(index)
+        self._key_words = key_words
 
     def __len__(self) -> int:
         return len(self._keys)
+
+    def _similar_words(self, word: str) -> Iterable[tuple[int, float]]:
+        """(word id, ratio) of the listed words at least WORD_THRESHOLD close to the word."""
+        for length, (words, ids) in self._words_by_length.items():
+            if 200 * min(length, len(word)) / (length + len(word)) < WORD_THRESHOLD:
+                continue  # the ratio cannot reach the threshold with such a difference in length
+            for _word, score, position in process.extract(
+                word, words, scorer=fuzz.ratio, processor=None, score_cutoff=WORD_THRESHOLD, limit=None
+            ):
+                yield ids[position], score
+
+    def _contained(self, name: str, cutoff: float) -> dict[int, float]:
+        """{key index: score} of the listed keys contained in the screened name (see the class docstring)."""
+        written = name_words(name)
+        # A listed word may be two written words run together: "Import Export" for "IMPORTEXPORT".
+        counterparts = dict.fromkeys([*written, *(a + b for a, b in zip(written, written[1:], strict=False))])
+        agreed: dict[int, tuple[str, float]] = {}  # listed word id: (best screened counterpart, its ratio)
+        for counterpart in counterparts:
+            for word_id, score in self._similar_words(counterpart):
+                if word_id not in agreed or score > agreed[word_id][1]:
+                    agreed[word_id] = (counterpart, score)
+        found: dict[int, float] = {}
+        for word_id in agreed:
+            for index in self._by_rarest_word.get(word_id, ()):
+                if all(other in agreed for other in self._key_words[index]):
+                    # Each listed word next to the screened word it agrees with, so order and extra words
+                    # do not lower the score.
+                    key = self._keys[index]
+                    aligned = " ".join(agreed[self._word_ids[word]][0] for word in key.split())
+                    score = fuzz.ratio(key, aligned)
+                    if score >= cutoff:
+                        found[index] = score
+        return found
 
     def search(self, name: str, *, threshold: int | None = None) -> list[Match]:
         """Entries with a name scoring at least the threshold (setting SANCTIONS_MATCH_THRESHOLD), best first."""
@@ -194,6 +270,8 @@ class SanctionsMatcher:
                 query, choices, scorer=fuzz.ratio, processor=None, score_cutoff=cutoff, limit=None
             ):
                 scores[index] = max(score, scores.get(index, 0))
+        for index, score in self._contained(name, cutoff).items():
+            scores[index] = max(score, scores.get(index, 0))
         words = key.split()
         best: dict[int, Match] = {}
         for index, score in scores.items():
@@ -325,6 +403,37 @@ def _no_entries() -> ValidationError:
     return ValidationError(_("This file contains no listed person or entity."), code="empty")
 
 
+# Labels of the detail lines stored with each entry ("Grounds: ...", "Date of birth: ..."). The stored text is in
+# the site's language (settings.LANGUAGE_CODE) whoever imports the file, so every parser runs under
+# `_in_site_language`.
+DETAIL_LABELS = {
+    "grounds": _("Grounds: %(value)s"),
+    "eu_reference": _("EU reference: %(value)s"),
+    "un_reference": _("UN reference: %(value)s"),
+    "birth": _("Date of birth: %(value)s"),
+    "nationality": _("Nationality: %(value)s"),
+    "address": _("Address: %(value)s"),
+    "identification": _("Identification: %(value)s"),
+    "remark": _("Remark: %(value)s"),
+    "regulation": _("Regulation: %(value)s"),
+    "designation": _("Designation: %(value)s"),
+}
+
+
+def _detail_lines(label: str, values: Iterable[str]) -> list[str]:
+    """One line per value, labelled in the active language."""
+    return [str(DETAIL_LABELS[label]) % {"value": value} for value in values]
+
+
+def _in_site_language(parser):
+    @functools.wraps(parser)
+    def parse_in_site_language(data: bytes) -> ParsedList:
+        with translation.override(settings.LANGUAGE_CODE):
+            return parser(data)
+
+    return parse_in_site_language
+
+
 # French national register of asset freezes (DG Trésor, gels-avoirs.dgtresor.gouv.fr), JSON export:
 # {"Publications": {"DatePublication": "...", "PublicationDetail": [{"IdRegistre": 1, "Nature":
 #  "Personne physique" | "Personne morale" | "Navire", "Nom": "...", "RegistreDetail": [{"TypeChamp":
@@ -354,6 +463,7 @@ def _fr_date(details: dict[str, list]) -> list[str]:
     return [d for d in dates if d]
 
 
+@_in_site_language
 def parse_fr_register(data: bytes) -> ParsedList:
     try:
         document = json.loads(data)
@@ -392,17 +502,16 @@ def parse_fr_register(data: bytes) -> ParsedList:
         names = _unique([main, *_fr_values(details, "ALIAS", "Alias")])
         programme = "; ".join(_unique(_fr_values(details, "FONDEMENT_JURIDIQUE", "FondementJuridiqueLabel")))
         lines = [
-            *(f"Motifs : {m}" for m in _fr_values(details, "MOTIFS", "Motifs")),
-            *(f"Référence UE : {r}" for r in _fr_values(details, "REFERENCE_UE", "ReferenceUe")),
-            *(f"Référence ONU : {r}" for r in _fr_values(details, "REFERENCE_ONU", "ReferenceOnu")),
-            *(f"Date de naissance : {d}" for d in _fr_date(details)),
-            *(f"Nationalité : {n}" for n in _fr_values(details, "NATIONALITE", "Pays")),
-            *(
-                f"Adresse : {a}"
-                for field_type in ("ADRESSE_PM", "ADRESSE_PP")
-                for a in _fr_values(details, field_type, "Adresse")
+            *_detail_lines("grounds", _fr_values(details, "MOTIFS", "Motifs")),
+            *_detail_lines("eu_reference", _fr_values(details, "REFERENCE_UE", "ReferenceUe")),
+            *_detail_lines("un_reference", _fr_values(details, "REFERENCE_ONU", "ReferenceOnu")),
+            *_detail_lines("birth", _fr_date(details)),
+            *_detail_lines("nationality", _fr_values(details, "NATIONALITE", "Pays")),
+            *_detail_lines(
+                "address",
+                (a for field_type in ("ADRESSE_PM", "ADRESSE_PP") for a in _fr_values(details, field_type, "Adresse")),
             ),
-            *(f"Identification : {i}" for i in _fr_values(details, "IDENTIFICATION", "Identification")),
+            *_detail_lines("identification", _fr_values(details, "IDENTIFICATION", "Identification")),
         ]
         entries.append(
             ParsedEntry(
@@ -440,6 +549,7 @@ def _eu_alias_name(alias: Element) -> str:
     return " ".join(alias.get(part, "").strip() for part in ("firstName", "middleName", "lastName")).strip()
 
 
+@_in_site_language
 def parse_eu_consolidated(data: bytes) -> ParsedList:
     try:
         root = SafeElementTree.fromstring(data, forbid_dtd=True)
@@ -468,26 +578,23 @@ def parse_eu_consolidated(data: bytes) -> ParsedList:
         regulations = list(entity.iter(_tag("regulation")))
         programme = ", ".join(_unique(r.get("programme", "") for r in regulations))
         lines = [
-            *(f"Remarque : {r.text.strip()}" for r in entity.findall(_tag("remark")) if r.text and r.text.strip()),
-            *(f"Règlement : {n}" for n in _unique(r.get("numberTitle", "") for r in regulations)),
-            *(
-                f"Date de naissance : {d}"
-                for d in _unique(b.get("birthdate", "") for b in entity.iter(_tag("birthdate")))
+            *_detail_lines(
+                "remark", (r.text.strip() for r in entity.findall(_tag("remark")) if r.text and r.text.strip())
             ),
-            *(
-                f"Nationalité : {c}"
-                for c in _unique(c.get("countryDescription", "") for c in entity.iter(_tag("citizenship")))
+            *_detail_lines("regulation", _unique(r.get("numberTitle", "") for r in regulations)),
+            *_detail_lines("birth", _unique(b.get("birthdate", "") for b in entity.iter(_tag("birthdate")))),
+            *_detail_lines(
+                "nationality", _unique(c.get("countryDescription", "") for c in entity.iter(_tag("citizenship")))
             ),
-            *(
-                f"Adresse : {a}"
-                for a in _unique(
+            *_detail_lines(
+                "address",
+                _unique(
                     ", ".join(p for p in (x.get("street", ""), x.get("city", ""), x.get("countryDescription", "")) if p)
                     for x in entity.iter(_tag("address"))
-                )
+                ),
             ),
+            *_detail_lines("designation", [d] if (d := entity.get("designationDetails", "").strip()) else []),
         ]
-        if entity.get("designationDetails", "").strip():
-            lines.append(f"Désignation : {entity.get('designationDetails').strip()}")
         entries.append(
             ParsedEntry(
                 reference=reference[:50],

@@ -1,7 +1,7 @@
 from datetime import date, timedelta
 
 from django.conf import settings
-from django.db.models import OuterRef, Subquery
+from django.db.models import Exists, F, OuterRef, Prefetch, Q, Subquery
 from django.utils import formats, timezone
 from django.utils.text import capfirst
 
@@ -18,10 +18,32 @@ def documents_for(*, user):
     return SupplierDocument.objects.filter(supplier__in=suppliers_for(user=user)).select_related("supplier")
 
 
+def documents_expiring_unreminded(*, today: date):
+    """Documents, of every organisation, still valid today but expiring within DOCUMENT_REMINDER_DAYS, whose
+    purchasing team was not reminded yet, soonest first.
+
+    A document is expired on its expiry date (SupplierDocument.is_valid_on), so one expiring today is no longer
+    "expiring". Documents renewed by a later one of the same kind that expires later (or never) are left out.
+    """
+    horizon = today + timedelta(days=settings.DOCUMENT_REMINDER_DAYS)
+    renewal = SupplierDocument.objects.filter(
+        Q(expires_on__isnull=True) | Q(expires_on__gt=OuterRef("expires_on")),
+        supplier_id=OuterRef("supplier_id"),
+        kind=OuterRef("kind"),
+        issued_on__gte=OuterRef("issued_on"),
+    ).exclude(pk=OuterRef("pk"))
+    return (
+        SupplierDocument.objects.filter(expires_on__gt=today, expires_on__lte=horizon, expiry_reminded_at__isnull=True)
+        .exclude(Exists(renewal))
+        .select_related("supplier")
+        .order_by("expires_on", "pk")
+    )
+
+
 def supplier_detail_queryset(*, user):
     """A supplier with its documents, offers (and the contracts they won) and vetting decisions, joined once."""
     return suppliers_for(user=user).prefetch_related(
-        "documents",
+        Prefetch("documents", queryset=SupplierDocument.objects.select_related("verified_by")),
         "establishments",
         "offers__case",
         "offers__need_line",
@@ -70,8 +92,18 @@ def supplier_history(*, supplier: Supplier) -> list[dict]:
 
 
 # --- sanctions screening ------------------------------------------------------------------------------
+# The latest version of a list is the latest *published* one (a file without a publication date comes after
+# every dated one), then the latest imported; services.sanctions_import refuses a file older than it.
+LATEST_LIST_ORDER = (F("published_at").desc(nulls_last=True), F("imported_at").desc(), F("pk").desc())
+
+
+def latest_list_of_source(source: str) -> SanctionsList | None:
+    """The list version in use for a source, None before its first import."""
+    return SanctionsList.objects.filter(source=source).order_by(*LATEST_LIST_ORDER).first()
+
+
 def _latest_list_of_source(source_ref):
-    return SanctionsList.objects.filter(source=source_ref).order_by("-imported_at", "-pk").values("pk")[:1]
+    return SanctionsList.objects.filter(source=source_ref).order_by(*LATEST_LIST_ORDER).values("pk")[:1]
 
 
 def _source_rank(source: str) -> int:
@@ -80,7 +112,7 @@ def _source_rank(source: str) -> int:
 
 
 def latest_lists() -> list[SanctionsList]:
-    """The latest imported version of each asset-freeze list (at most one per source), in source order."""
+    """The latest published version of each asset-freeze list (at most one per source), in source order."""
     latest = SanctionsList.objects.filter(pk=Subquery(_latest_list_of_source(OuterRef("source"))))
     return sorted(latest, key=lambda sanctions_list: _source_rank(sanctions_list.source))
 
@@ -124,12 +156,27 @@ def screening_matches(screening: SanctionsScreening) -> list[dict]:
     return [{"match": match, "entry": entries.get(match["entry"])} for match in screening.matches]
 
 
+def names_to_screen(supplier: Supplier) -> list[str]:
+    """The names a screening of the supplier checks: its legal name, which is what the lists know (its
+    establishments share it)."""
+    return [supplier.name]
+
+
+def screening_is_stale(screening: SanctionsScreening | None, *, supplier: Supplier, now) -> bool:
+    """A current screening must be run again when missing, older than SANCTIONS_SCREENING_MAX_AGE_DAYS, or made
+    for names the supplier no longer has (it was renamed)."""
+    if screening is None:
+        return True
+    if now - screening.screened_at > timedelta(days=settings.SANCTIONS_SCREENING_MAX_AGE_DAYS):
+        return True
+    return screening.names_screened != names_to_screen(supplier)
+
+
 def screening_panel(*, supplier: Supplier, now=None) -> dict:
     """What the supplier page shows of sanctions screening, in two queries: the latest list of each source
     with the supplier's current screening against it (None if never screened against that version) and
-    whether it is older than SANCTIONS_SCREENING_MAX_AGE_DAYS, then every screening."""
+    whether it must be run again (`screening_is_stale`), then every screening."""
     now = now or timezone.now()
-    max_age = timedelta(days=settings.SANCTIONS_SCREENING_MAX_AGE_DAYS)
     history = list(screening_history(supplier))
     current = []
     for sanctions_list in latest_lists():
@@ -138,7 +185,7 @@ def screening_panel(*, supplier: Supplier, now=None) -> dict:
             {
                 "list": sanctions_list,
                 "screening": screening,
-                "stale": screening is None or now - screening.screened_at > max_age,
+                "stale": screening_is_stale(screening, supplier=supplier, now=now),
             }
         )
     return {"current": current, "history": history, "lists_imported": bool(current)}

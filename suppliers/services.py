@@ -1,21 +1,18 @@
 """Suppliers' business rules: the only code that writes supplier rows (identity, establishments, documents)."""
 
 import hashlib
-import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Q
-from django.utils import formats, timezone, translation
+from django.utils import formats, timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts import roles
 from accounts.selectors import members_with_role
 from notifications.services import notify
-from suppliers import identity, sanctions, selectors, uploads
+from suppliers import documents, identity, sanctions, selectors, uploads
 from suppliers.models import (
     Establishment,
     SanctionsEntry,
@@ -24,8 +21,6 @@ from suppliers.models import (
     Supplier,
     SupplierDocument,
 )
-
-logger = logging.getLogger(__name__)
 
 
 class SupplierAlreadyExists(ValidationError):
@@ -112,8 +107,12 @@ EDITABLE_FIELDS = ("name", "vat_number", "address", "email", "website", "founded
 
 
 @transaction.atomic
-def supplier_update(*, supplier: Supplier, actor, **fields) -> Supplier:
-    """Change the editable fields given; the history row (django-simple-history) records the actor."""
+def supplier_update(*, supplier: Supplier, actor, now: datetime | None = None, **fields) -> Supplier:
+    """Change the editable fields given; the history row (django-simple-history) records the actor.
+
+    A new name is screened at once against the sanctions lists (when any was imported): a renamed company must
+    not keep the clear result of its former name.
+    """
     unknown = set(fields) - set(EDITABLE_FIELDS)
     if unknown:
         raise TypeError(f"supplier_update() cannot change {', '.join(sorted(unknown))}")
@@ -141,6 +140,8 @@ def supplier_update(*, supplier: Supplier, actor, **fields) -> Supplier:
         setattr(supplier, name, fields[name])
     supplier._history_user = actor
     supplier.save(update_fields=changed)
+    if "name" in changed:
+        supplier_screen(supplier=supplier, actor=actor, now=now)
     return supplier
 
 
@@ -184,79 +185,20 @@ def document_mark_verified(*, document: SupplierDocument, actor, verified_on) ->
         raise ValidationError(_("The verification date cannot be before the issue date."), code="order")
     document.verified_with_issuer = True
     document.verified_on = verified_on
-    document.save(update_fields=["verified_with_issuer", "verified_on"])
-    # The model has no "verified by" column: the log keeps who did it.
-    logger.info("Document %s verified with its issuer by user %s", document.pk, actor.pk)
+    document.verified_by = actor
+    document.save(update_fields=["verified_with_issuer", "verified_on", "verified_by"])
     return document
 
 
-def _open_cases_offered_by(supplier: Supplier):
-    """Open cases where the supplier has an offer, through reverse relations only (suppliers must not import
-    procurement, DESIGN.md §2)."""
-    case_model = supplier.offers.model._meta.get_field("case").related_model
-    return (
-        case_model.objects.open()
-        .filter(offers__supplier=supplier)
-        .distinct()
-        .select_related("owner")
-        .prefetch_related("buyers")
+@transaction.atomic
+def document_claim_expiry_reminder(*, document: SupplierDocument, now: datetime) -> bool:
+    """Record that the purchasing team is being reminded that the document expires soon; False when a reminder
+    was already recorded. A conditional UPDATE, so two runs, even concurrent, claim each document once: the caller
+    notifies only when it gets True, in the same transaction."""
+    claimed = SupplierDocument.objects.filter(pk=document.pk, expiry_reminded_at__isnull=True).update(
+        expiry_reminded_at=now
     )
-
-
-def _expiry_reminder_recipients(supplier: Supplier) -> list:
-    """The purchasing teams of the open cases the supplier offers to, else every buyer of its organisation."""
-    recipients = [user for case in _open_cases_offered_by(supplier) for user in case.purchasing_team()]
-    if recipients:
-        return recipients
-    return list(members_with_role(supplier.organisation_id, roles.BUYER).distinct())
-
-
-def documents_remind_expiring(*, now: datetime | None = None) -> int:
-    """Tell the purchasing team, once, of each document expiring within DOCUMENT_REMINDER_DAYS.
-
-    Documents renewed by a later one of the same kind that expires later are skipped. Each document is
-    claimed with a conditional UPDATE, so two runs, even concurrent, notify once. Returns the number of
-    notifications written.
-    """
-    now = now or timezone.now()
-    today = timezone.localdate(now)
-    horizon = today + timedelta(days=settings.DOCUMENT_REMINDER_DAYS)
-    renewal = SupplierDocument.objects.filter(
-        Q(expires_on__isnull=True) | Q(expires_on__gt=OuterRef("expires_on")),
-        supplier_id=OuterRef("supplier_id"),
-        kind=OuterRef("kind"),
-        issued_on__gte=OuterRef("issued_on"),
-    ).exclude(pk=OuterRef("pk"))
-    due = (
-        SupplierDocument.objects.filter(expires_on__gte=today, expires_on__lte=horizon, expiry_reminded_at__isnull=True)
-        .exclude(Exists(renewal))
-        .select_related("supplier")
-        .order_by("expires_on", "pk")
-    )
-    count = 0
-    for document in due:
-        with transaction.atomic():
-            claimed = SupplierDocument.objects.filter(pk=document.pk, expiry_reminded_at__isnull=True).update(
-                expiry_reminded_at=now
-            )
-            if claimed != 1:
-                continue  # another run took it
-            supplier = document.supplier
-            with translation.override(settings.LANGUAGE_CODE):
-                text = gettext("%(kind)s of %(supplier)s expires on %(date)s: ask for a renewed one.") % {
-                    "kind": document.get_kind_display(),
-                    "supplier": supplier.name,
-                    "date": formats.date_format(document.expires_on, "SHORT_DATE_FORMAT"),
-                }
-            rows = notify(
-                recipients=_expiry_reminder_recipients(supplier),
-                verb="document_expiring",
-                text=text,
-                url=supplier.get_absolute_url(),
-                now=now,
-            )
-            count += len(rows)
-    return count
+    return claimed == 1
 
 
 @transaction.atomic
@@ -271,6 +213,11 @@ def supplier_document_add(
     verified_with_issuer: bool = False,
     verified_on=None,
 ) -> SupplierDocument:
+    """Store a document of the supplier. Without an expiry date, the computed one (SupplierDocument.computed_expiry)
+    is used; a date after it is refused, an earlier one kept. Uploaded as verified, the uploader is the verifier."""
+    error = documents.expiry_error(kind=kind, issued_on=issued_on, expires_on=expires_on)
+    if error is not None:
+        raise error
     mime = uploads.validate_upload(uploaded)
     digest = uploads.sha256_of(uploaded)
     document = SupplierDocument(
@@ -284,6 +231,7 @@ def supplier_document_add(
         sha256=digest,
         verified_with_issuer=verified_with_issuer,
         verified_on=verified_on or (timezone.localdate() if verified_with_issuer else None),
+        verified_by=actor if verified_with_issuer else None,
         uploaded_by=actor,
     )
     document.file.save(uploads.private_name(mime), uploaded, save=False)
@@ -312,6 +260,7 @@ def sanctions_import(
     existing = SanctionsList.objects.filter(source=found, sha256=digest).first()
     if existing is None:
         parsed = sanctions.parse(data, source=found)
+        _ensure_not_older(parsed, selectors.latest_list_of_source(found))
         try:
             with transaction.atomic():
                 sanctions_list = SanctionsList.objects.create(
@@ -348,6 +297,34 @@ def sanctions_import(
     return existing
 
 
+def _ensure_not_older(parsed: sanctions.ParsedList, current: SanctionsList | None) -> None:
+    """ValidationError when the file was published before the list version in use for its source: the latest
+    published version is the one screenings use (selectors.latest_lists), so an older file would be stored for
+    nothing, or be taken for the current list."""
+    if current is None or current.published_at is None:
+        return
+    params = {"current": formats.date_format(timezone.localtime(current.published_at), "SHORT_DATETIME_FORMAT")}
+    if parsed.published_at is None:
+        raise ValidationError(
+            _(
+                "This file gives no publication date, so it cannot be shown to be more recent than the list in use "
+                "(published on %(current)s)."
+            ),
+            code="undated",
+            params=params,
+        )
+    if parsed.published_at < current.published_at:
+        params["published"] = formats.date_format(timezone.localtime(parsed.published_at), "SHORT_DATETIME_FORMAT")
+        raise ValidationError(
+            _(
+                "This file was published on %(published)s, before the list in use (published on %(current)s): "
+                "import the latest publication."
+            ),
+            code="older",
+            params=params,
+        )
+
+
 def _matched_entries(matches: list[dict]) -> frozenset:
     return frozenset(match["entry"] for match in matches)
 
@@ -371,9 +348,33 @@ def _review_to_carry_over(*, supplier: Supplier, sanctions_list: SanctionsList, 
     return previous
 
 
+def _lock_pending(*, supplier: Supplier, sanctions_list: SanctionsList) -> list[SanctionsScreening]:
+    """The supplier's screenings against any version of this list that still await a jurist, locked: a review
+    being recorded meanwhile is waited for, then seen as a review (and carried over), not superseded."""
+    return list(
+        SanctionsScreening.objects.select_for_update()
+        .filter(
+            supplier=supplier,
+            sanctions_list_id__in=SanctionsList.objects.filter(source=sanctions_list.source).values("pk"),
+            review=SanctionsScreening.Review.PENDING,
+        )
+        .order_by("pk")
+    )
+
+
+def _already_awaiting(pending: list[SanctionsScreening], *, sanctions_list: SanctionsList, names, matches) -> bool:
+    """A screening awaiting a jurist already holds these matches for these names against this list version: the
+    jurists were told of them then."""
+    return any(
+        screening.sanctions_list_id == sanctions_list.pk
+        and screening.names_screened == names
+        and _matched_entries(screening.matches) == _matched_entries(matches)
+        for screening in pending
+    )
+
+
 def _screen_against(*, supplier: Supplier, sanctions_list: SanctionsList, actor, now: datetime) -> SanctionsScreening:
-    # The supplier's legal name is what the lists know; establishments share it, so nothing else is screened.
-    names = [supplier.name]
+    names = selectors.names_to_screen(supplier)
     matcher = sanctions.matcher_for(sanctions_list)
     matches, seen = [], set()
     for name in names:
@@ -389,6 +390,7 @@ def _screen_against(*, supplier: Supplier, sanctions_list: SanctionsList, actor,
                         "score": match.score,
                     }
                 )
+    pending = _lock_pending(supplier=supplier, sanctions_list=sanctions_list)
     screening = SanctionsScreening(
         supplier=supplier,
         sanctions_list=sanctions_list,
@@ -417,7 +419,14 @@ def _screen_against(*, supplier: Supplier, sanctions_list: SanctionsList, actor,
             }
         )
     screening.save()
-    if screening.review == SanctionsScreening.Review.PENDING:
+    if pending:
+        # Only the latest screening against a list is reviewed: the weekly re-runs of a match nobody reviewed yet
+        # do not pile up as so many reviews to do.
+        SanctionsScreening.objects.filter(pk__in=[older.pk for older in pending]).update(
+            review=SanctionsScreening.Review.SUPERSEDED
+        )
+    already_told = _already_awaiting(pending, sanctions_list=sanctions_list, names=names, matches=matches)
+    if screening.review == SanctionsScreening.Review.PENDING and not already_told:
         notify(
             recipients=members_with_role(supplier.organisation_id, roles.JURIST),
             verb="sanctions_match",
@@ -436,7 +445,11 @@ def _screen_against(*, supplier: Supplier, sanctions_list: SanctionsList, actor,
 @transaction.atomic
 def supplier_screen(*, supplier: Supplier, actor=None, now: datetime | None = None) -> list[SanctionsScreening]:
     """Screen the supplier against the latest version of each imported list: one new screening per list,
-    kept whatever its result. A possible match awaits a jurist (who is notified). [] when no list was imported."""
+    kept whatever its result. [] when no list was imported.
+
+    A possible match awaits a jurist, who is notified unless the previous screening against the same list version,
+    still awaiting, found the same matches. Earlier screenings still awaiting a jurist are then superseded: only
+    the latest one is reviewed."""
     now = now or timezone.now()
     return [
         _screen_against(supplier=supplier, sanctions_list=sanctions_list, actor=actor, now=now)
@@ -449,14 +462,14 @@ def supplier_screen_if_stale(
     *, supplier: Supplier, actor=None, now: datetime | None = None
 ) -> list[SanctionsScreening]:
     """The supplier's current screenings (one per list), re-running those that are missing, older than
-    SANCTIONS_SCREENING_MAX_AGE_DAYS, or made against a list version that is no longer the latest."""
+    SANCTIONS_SCREENING_MAX_AGE_DAYS, made for a former name of the supplier, or made against a list version that
+    is no longer the latest."""
     now = now or timezone.now()
-    max_age = timedelta(days=settings.SANCTIONS_SCREENING_MAX_AGE_DAYS)
     current = {screening.sanctions_list_id: screening for screening in selectors.current_screenings(supplier)}
     result = []
     for sanctions_list in selectors.latest_lists():
         screening = current.get(sanctions_list.pk)
-        if screening is None or now - screening.screened_at > max_age:
+        if selectors.screening_is_stale(screening, supplier=supplier, now=now):
             screening = _screen_against(supplier=supplier, sanctions_list=sanctions_list, actor=actor, now=now)
         result.append(screening)
     return result
@@ -474,6 +487,10 @@ def screening_review(
         raise PermissionDenied
     if screening.review == SanctionsScreening.Review.NONE:
         raise ValidationError(_("This screening found no match: there is nothing to review."), code="nothing_to_review")
+    if screening.review == SanctionsScreening.Review.SUPERSEDED:
+        raise ValidationError(
+            _("A more recent screening of this supplier replaced this one: review that one."), code="superseded"
+        )
     if screening.review != SanctionsScreening.Review.PENDING:
         raise ValidationError(_("This screening was already reviewed."), code="already_reviewed")
     if review not in (SanctionsScreening.Review.CLEARED, SanctionsScreening.Review.CONFIRMED):

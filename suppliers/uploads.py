@@ -6,6 +6,7 @@ import uuid
 import magic
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.http import FileResponse, Http404
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
@@ -45,3 +46,17 @@ def sha256_of(uploaded) -> str:
 def private_name(mime: str) -> str:
     """A generated name (the field's upload_to adds the folder): the user's file name never reaches the disk."""
     return f"{uuid.uuid4().hex}.{ALLOWED_TYPES[mime]}"
+
+
+def private_file_response(field_file, *, filename: str, content_type: str) -> FileResponse:
+    """A stored evidence file as a download, never cached nor sniffed by the browser; 404 if it is gone."""
+    if not field_file:
+        raise Http404
+    try:
+        handle = field_file.open("rb")
+    except FileNotFoundError:
+        raise Http404 from None
+    response = FileResponse(handle, as_attachment=True, filename=filename, content_type=content_type)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"
+    return response

@@ -2,7 +2,6 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Q
-from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -10,7 +9,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts import roles
 from accounts.decorators import member_required, role_required
-from suppliers import documents, flags, selectors, services
+from suppliers import documents, flags, selectors, services, uploads
 from suppliers.forms import (
     DocumentVerifyForm,
     EstablishmentForm,
@@ -196,16 +195,9 @@ def document_add(request, pk):
 @require_GET
 def document_download(request, pk):
     document = get_object_or_404(selectors.documents_for(user=request.user), pk=pk)
-    try:
-        handle = document.file.open("rb")
-    except FileNotFoundError:
-        raise Http404 from None
-    response = FileResponse(
-        handle, as_attachment=True, filename=document.original_name, content_type=document.content_type
+    return uploads.private_file_response(
+        document.file, filename=document.original_name, content_type=document.content_type
     )
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, no-store"
-    return response
 
 
 # --- sanctions screening -------------------------------------------------------------------------------

@@ -7,8 +7,10 @@ Redis is unreachable — with TANDEM_REQUIRE_SERVICES=1 the settings import alre
 
 from datetime import timedelta
 from decimal import Decimal
+from importlib import import_module
 
 import pytest
+from django.apps import apps
 from django.conf import settings
 from django.utils import timezone
 
@@ -113,3 +115,28 @@ def delegation(director):
         valid_from=today - timedelta(days=30),
         valid_until=today + timedelta(days=365),
     )
+
+
+# Reference data the migrations seed (role groups, thresholds, reference prices, norms catalogue, notified
+# bodies). A transactional test flushes the database when it ends, taking that data with it; each seeding
+# function is idempotent, so transactional tests put it back first.
+MIGRATION_DATA = [
+    ("accounts.migrations.0002_roles", "create_groups"),
+    ("procurement.migrations.0002_thresholds_and_audit_trigger", "seed_thresholds"),
+    ("procurement.migrations.0004_reference_prices", "seed"),
+    ("procurement.migrations.0006_norms_catalogue_data", "seed"),
+    ("procurement.migrations.0007_notified_bodies", "seed"),
+]
+
+
+@pytest.fixture(autouse=True)
+def reference_data(request):
+    marker = request.node.get_closest_marker("django_db")
+    transactional = (marker is not None and marker.kwargs.get("transaction")) or {
+        "transactional_db",
+        "live_server",
+    } & set(request.fixturenames)
+    if transactional:
+        request.getfixturevalue("transactional_db")
+        for module, function in MIGRATION_DATA:
+            getattr(import_module(module), function)(apps, None)

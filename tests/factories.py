@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import factory
 from django.contrib.auth.models import Group
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 from factory.django import DjangoModelFactory
 from stdnum import luhn
@@ -15,7 +16,7 @@ from contracts import services as contract_services
 from contracts.models import CLAUSES, Contract, ContractDocument, SignatureDelegation
 from procurement import services
 from procurement.catalogue import CPV, Incoterm, Product
-from procurement.models import PurchaseCase
+from procurement.models import EvidenceKind, EvidenceRequirement, Norm, NormClass, NotifiedBody, PurchaseCase
 from suppliers.models import Supplier
 
 
@@ -179,19 +180,126 @@ def vet(case, offer, actor, *, decision="approved", now=None, countersign=True):
     return row
 
 
-def check_conformity(offer, actor, *, verdict="conform", now=None):
-    extra = {"derogation_reference": "Arrêté du 14 mars 2020"} if verdict == "derogation" else {}
-    return services.conformity_record(
-        offer=offer,
-        actor=actor,
-        now=now,
-        standard="EN 149:2001+A1:2009",
-        marking="CE 2163",
-        certificate_reference="Certificat 2163-XYZ",
-        verdict=verdict,
-        findings="Marquage et certificat vérifiés.",
-        **extra,
+PDF_EVIDENCE = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+def ppe_body(number: str = "2163") -> NotifiedBody:
+    body, _created = NotifiedBody.objects.get_or_create(
+        number=number,
+        defaults={
+            "name": "Universal Certification and Surveillance Services",
+            "country": "TR",
+            "legislations": ["ppe"],
+        },
     )
+    return body
+
+
+def equivalent_class() -> NormClass:
+    """A foreign standard accepted under a derogation with no end date (the 2020 ones have ended)."""
+    norm, _created = Norm.objects.get_or_create(
+        code="Norme étrangère d'essai", defaults={"title": "Équivalent FFP2 d'essai", "legislation": "none"}
+    )
+    norm_class, created = NormClass.objects.get_or_create(
+        norm=norm,
+        label="EQ94",
+        defaults={
+            "product": Product.FFP2,
+            "filtration_min": Decimal("94"),
+            "derogation_reference": "Dérogation d'essai",
+            "valid_from": timezone.localdate() - timedelta(days=365),
+        },
+    )
+    if created:
+        for kind in (EvidenceKind.DECLARATION, EvidenceKind.TEST_REPORT):
+            EvidenceRequirement.objects.create(norm_class=norm_class, kind=kind)
+    return norm_class
+
+
+def _evidence(kind, **fields) -> dict:
+    upload = SimpleUploadedFile(f"{kind}.pdf", PDF_EVIDENCE, content_type="application/pdf")
+    return {"kind": kind, "issuer": fields.pop("issuer", "Fabricant"), "uploaded": upload, **fields}
+
+
+def check_conformity(offer, actor, *, verdict="conform", now=None):
+    """A complete FFP2 check that yields `verdict`: conform (EN 149 with notified body 2163), derogation (a
+    foreign equivalent), non_conform (filtration 90 %), incomplete (no test report)."""
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    body = ppe_body()
+    claim = {
+        "norm_class": NormClass.objects.get(norm__code="EN 149:2001+A1:2009", label="FFP2"),
+        "model_reference": "X-100",
+        "marking": "CE 2163 NR",
+        "ce_number": "2163",
+        "filtration": Decimal("98"),
+        "inward_leakage": Decimal("6"),
+    }
+    evidence = [
+        _evidence(EvidenceKind.DECLARATION, model_reference="X-100"),
+        _evidence(
+            EvidenceKind.TYPE_EXAMINATION,
+            issuer=body.name,
+            notified_body=body,
+            number="2163-PPE-1234",
+            model_reference="X-100",
+            issued_on=today - timedelta(days=365),
+            expires_on=today + timedelta(days=3 * 365),
+        ),
+        _evidence(EvidenceKind.PRODUCTION_CONTROL, issuer=body.name, notified_body=body, number="2163-D-77"),
+        _evidence(EvidenceKind.TEST_REPORT, issuer="Laboratoire d'essais"),
+    ]
+    if verdict == "derogation":
+        claim = {"norm_class": equivalent_class(), "model_reference": "X-100", "filtration": Decimal("96")}
+        evidence = [evidence[0], evidence[3]]
+    elif verdict == "non_conform":
+        claim["filtration"] = Decimal("90")
+    elif verdict == "incomplete":
+        evidence = evidence[:3]
+    return services.conformity_record(
+        offer=offer, actor=actor, now=now, claim=claim, evidence=evidence, findings="Marquage et certificat vérifiés."
+    )
+
+
+def conformity_form_data(offer, *, filtration="98", kinds=None) -> dict:
+    """What the conformity page posts for an EN 149 FFP2 claim by model X-100 with CE 2163, with one uploaded
+    document per kind (by default the four the class requires: then the verdict is conform)."""
+    body = ppe_body()
+    today = timezone.localdate()
+    ffp2 = NormClass.objects.get(norm__code="EN 149:2001+A1:2009", label="FFP2")
+    kinds = kinds or [kind for kind in ffp2.requirements.values_list("kind", flat=True)]
+    data = {
+        "claim-norm_class": ffp2.pk,
+        "claim-model_reference": "X-100",
+        "claim-marking": "CE 2163 NR",
+        "claim-ce_number": "CE 2163",
+        "claim-filtration": filtration,
+        "claim-inward_leakage": "6",
+        "claim-findings": "",
+        "evidence-TOTAL_FORMS": str(len(kinds) + 1),
+        "evidence-INITIAL_FORMS": "0",
+        "evidence-MIN_NUM_FORMS": "0",
+        "evidence-MAX_NUM_FORMS": "8",
+        # the last, empty form as the browser sends it: "issued by the manufacturer" ticked by default
+        f"evidence-{len(kinds)}-by_manufacturer": "on",
+    }
+    for index, kind in enumerate(kinds):
+        by_body = kind in (EvidenceKind.TYPE_EXAMINATION, EvidenceKind.PRODUCTION_CONTROL)
+        data |= {
+            f"evidence-{index}-kind": kind,
+            f"evidence-{index}-issuer": body.name if by_body else "Fabricant",
+            f"evidence-{index}-notified_body": body.pk if by_body else "",
+            f"evidence-{index}-number": f"N-{index}",
+            f"evidence-{index}-model_reference": "X-100",
+            f"evidence-{index}-issued_on": (today - timedelta(days=30)).isoformat(),
+            f"evidence-{index}-expires_on": (today + timedelta(days=700)).isoformat() if by_body else "",
+            f"evidence-{index}-uploaded": SimpleUploadedFile(
+                f"{kind}.pdf", PDF_EVIDENCE, content_type="application/pdf"
+            ),
+        }
+        if not by_body:
+            data[f"evidence-{index}-by_manufacturer"] = "on"
+    return data
 
 
 def render_pending(case_or_contract) -> None:

@@ -16,7 +16,7 @@ from contracts.models import CLAUSES, Contract
 from notifications.models import Notification
 from procurement.models import CaseEvent, PurchaseCase
 from suppliers.models import Supplier
-from tests.factories import make_siret
+from tests.factories import conformity_form_data, make_siret
 
 PDF_BYTES = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
@@ -128,18 +128,10 @@ def test_need_to_signed_contract_through_the_pages(
     )
     client.force_login(buyer)
     _post(client, reverse("procurement:case_transition", args=[case.pk, "start_norm_check"]), {})
-    _post(
-        client,
-        reverse("procurement:conformity_create", args=[offer.pk]),
-        {
-            "standard": "GB 2626-2006 (KN95)",
-            "marking": "KN95",
-            "certificate_reference": "Rapport d'essai SGS",
-            "verdict": "derogation",
-            "derogation_reference": "Instruction DGT du 20 mars 2020",
-            "findings": "Équivalent FFP2 accepté par dérogation.",
-        },
-    )
+    _post(client, reverse("procurement:conformity_create", args=[offer.pk]), conformity_form_data(offer))
+    check = offer.conformity_checks.get()
+    assert check.verdict == "conform", check.reasons
+    assert check.evidence.count() == 4
     _post(client, reverse("procurement:case_transition", args=[case.pk, "start_negotiation"]), {})
     _post(
         client,

@@ -270,14 +270,18 @@ def build_vetting_countersign(w):
 
 def build_conformity_create(w):
     kwargs = _offer_of("norm_check")(w)
-    return kwargs, {
-        "standard": "EN 149:2001+A1:2009",
-        "marking": "CE 2163",
-        "certificate_reference": "Certificat 2163-ABC",
-        "verdict": ConformityCheck.Verdict.CONFORM,
-        "derogation_reference": "",
-        "findings": "Deuxième contrôle.",
-    }
+    return kwargs, factories.conformity_form_data(w.offer)
+
+
+def build_conformity_override(w):
+    _offer_of("norm_check")(w)
+    w.objects["check"] = factories.check_conformity(w.offer, w.users["case_buyer"], verdict="non_conform")
+    return {"pk": w.check.pk}, {"verdict": ConformityCheck.Verdict.CONFORM, "reason": "Essai contradictoire reçu."}
+
+
+def build_evidence_download(w):
+    _offer_of("norm_check")(w)
+    return {"pk": w.offer.conformity_checks.get().evidence.first().pk}, {}
 
 
 def build_round_create(w):
@@ -645,6 +649,14 @@ MATRIX: dict[str, Entry] = {
         frozenset({"case_buyer"}),
     ),
     "procurement:offer_detail": Entry("get", build_offer_detail, object_page()),
+    "procurement:conformity_override": Entry(
+        "post",
+        build_conformity_override,
+        only(["jurist"]),
+        lambda w: ConformityCheck.objects.get(pk=w.check.pk).verdict,
+        frozenset({"jurist"}),
+    ),
+    "procurement:evidence_download": Entry("get", build_evidence_download, object_page()),
     "procurement:chain_party_add": Entry(
         "post",
         build_chain_party_add,

@@ -168,7 +168,7 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-contract-documents": {"task": "contracts.tasks.sweep_pending_documents", "schedule": 60.0},
     "overdue-cases": {"task": "procurement.tasks.notify_overdue_cases", "schedule": crontab(minute=5)},
     "expiring-supplier-documents": {
-        "task": "suppliers.tasks.remind_expiring_documents",
+        "task": "procurement.tasks.remind_expiring_documents",
         "schedule": crontab(hour=7, minute=0),
     },
 }
@@ -186,11 +186,11 @@ STAGE_TARGET_HOURS = {
 URGENCY_WARNING_DAYS = env.int("URGENCY_WARNING_DAYS", default=90)
 DEFAULT_VAT_RATE = Decimal(env("DEFAULT_VAT_RATE", default="0.20"))
 # Supplier vetting (DOMAIN.md §3).
-# Months a document stays valid after its issue date, by kind (URSSAF: 6 months, D8222-5).
+# Months a document stays valid after its issue date, by kind (URSSAF: 6 months, D8222-5). The tax certificate
+# expires on 31 December of its issue year (SupplierDocument.computed_expiry).
 SUPPLIER_DOCUMENT_VALIDITY_MONTHS = {
     "urssaf": 6,
     "kbis": env.int("KBIS_VALIDITY_MONTHS", default=3),
-    "tax": 12,
 }
 # The purchasing team is reminded of documents expiring within this many days.
 DOCUMENT_REMINDER_DAYS = env.int("DOCUMENT_REMINDER_DAYS", default=15)

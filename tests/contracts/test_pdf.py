@@ -26,7 +26,8 @@ def _read(document: ContractDocument) -> bytes:
 
 
 def _files(root):
-    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*.pdf"))
+    """The contract PDFs stored (the evidence of the case's norm check lies beside them)."""
+    return sorted(p.relative_to(root).as_posix() for p in (root / "contracts").rglob("*.pdf"))
 
 
 @pytest.fixture

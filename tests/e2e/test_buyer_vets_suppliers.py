@@ -2,10 +2,7 @@
 sanctions hit and the price red flag are explained in French before any decision; a clean supplier is
 approved at once, and the page passes axe's WCAG 2.1 A/AA checks."""
 
-from importlib import import_module
-
 import pytest
-from django.apps import apps
 from django.core.management import call_command
 
 from contracts.management.commands.seed_demo import DEMO_PASSWORD
@@ -14,19 +11,8 @@ from procurement.models import PurchaseCase, VettingDecision
 GLOVES = "Gants d'examen nitrile — EHPAD"
 
 
-# Reference data the migrations seed (role groups, thresholds, reference prices); a transactional test
-# flushes it, so it is put back (each seeding function is idempotent).
-MIGRATION_DATA = [
-    ("accounts.migrations.0002_roles", "create_groups"),
-    ("procurement.migrations.0002_thresholds_and_audit_trigger", "seed_thresholds"),
-    ("procurement.migrations.0004_reference_prices", "seed"),
-]
-
-
 @pytest.fixture
 def demo(transactional_db, settings):
-    for module, function in MIGRATION_DATA:
-        getattr(import_module(module), function)(apps, None)
     settings.CELERY_TASK_ALWAYS_EAGER = True
     call_command("seed_demo", verbosity=0)
     return PurchaseCase.objects.get(title=GLOVES)

@@ -1,16 +1,19 @@
 """Vetting a supplier for a case: red flags with their reasons, the supply chain, sanctions blocking approval,
 the jurist's countersignature, and the case that cannot leave vetting without an approved supplier."""
 
+import json
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone, translation
 
+from contracts import services as contract_services
 from notifications.models import Notification
 from procurement import flags, services, workflow
 from procurement.models import CaseEvent, ReferencePrice, SupplyChainParty, VettingDecision
@@ -420,3 +423,52 @@ def test_case_page_queries_do_not_grow_with_offers_and_chains(client, org, buyer
     small, large = case_with(1), case_with(4)
     queries(small)  # warm the per-process caches
     assert queries(large) == queries(small)
+
+
+def newer_version_of(path: Path) -> bytes:
+    """The same register published a day later (a new list version, the same entries)."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["Publications"]["DatePublication"] = "2026-11-28T17:42:08.117"
+    return json.dumps(data, ensure_ascii=False).encode()
+
+
+@pytest.mark.django_db
+class TestSanctionsAtEachStep:
+    def test_a_pending_match_still_blocks_after_a_new_list_version(self, org, buyer, vetting_case, french_list):
+        offer = add_offer(vetting_case, buyer, supplier=clean_supplier(org, buyer))
+        vet(vetting_case, offer, buyer)
+        listed = SupplierFactory(organisation=org, created_by=buyer, name="Comptoir Méditerranéen d'Import-Export")
+        services.chain_party_add(offer=offer, actor=buyer, supplier=listed, role="forwarder")
+        newer = supplier_services.sanctions_import(
+            data=newer_version_of(FIXTURES / "registre-national-gels-echantillon.json"), original_name="v2.json"
+        )
+        assert newer != french_list
+        with pytest.raises(workflow.TransitionBlocked) as blocked:
+            services.case_start_norm_check(case=vetting_case, actor=buyer)
+        assert any("Comptoir" in reason for reason in blocked.value.reasons)
+        # The step re-screened the party against the new version, and that screening was kept.
+        assert SanctionsScreening.objects.filter(supplier=listed, sanctions_list=newer, review="pending").exists()
+
+    def test_the_award_rescreens_and_refuses_a_party_listed_since(self, org, buyer, french_list):
+        case = make_case(buyer, "negotiation")
+        offer = case.offers.get()
+        listed = SupplierFactory(organisation=org, created_by=buyer, name="Atlas Négoce International")
+        SupplyChainParty.objects.create(
+            offer=offer, supplier=listed, role="intermediary", position=20, added_by=buyer, added_at=timezone.now()
+        )  # in the chain without a screening, as if it was added before any list was imported
+        with pytest.raises(workflow.TransitionBlocked) as blocked:
+            contract_services.case_award(case=case, actor=buyer, awards={offer.pk: offer.quantity}, reason="Seul.")
+        assert any("Atlas" in reason for reason in blocked.value.reasons)
+        assert SanctionsScreening.objects.filter(supplier=listed, review="pending").count() == 1
+        case.refresh_from_db()
+        assert case.status == "negotiation"
+
+    def test_nobody_countersigns_their_own_approval(self, org, buyer, vetting_case):
+        offer = add_offer(vetting_case, buyer)
+        buyer.groups.add(Group.objects.get(name="jurist"))  # a buyer who is also a jurist
+        decision = vet(vetting_case, offer, buyer, countersign=False)
+        assert decision.awaiting_countersign
+        with pytest.raises(PermissionDenied):
+            services.vetting_countersign(decision=decision, actor=buyer, approve=True, comment="Vu.")
+        decision.refresh_from_db()
+        assert decision.countersigned_at is None

@@ -15,7 +15,7 @@ from contracts import workflow as contract_workflow
 from contracts.models import Contract, SignatureDelegation
 from notifications.models import Notification
 from procurement import services, workflow
-from procurement.models import CaseEvent, NeedLine, PurchaseCase, UrgencyJustification
+from procurement.models import CaseEvent, ConformityCheck, NeedLine, PurchaseCase, UrgencyJustification
 from procurement.workflow import TransitionBlocked
 from tests import factories
 from tests.factories import make_case
@@ -301,7 +301,9 @@ def test_start_negotiation_needs_a_conform_check(buyer, verdict, blocked):
     case = make_case(buyer, "norm_check", verdict=verdict)
     if blocked:
         reasons = _blocked(lambda: services.case_start_negotiation(case=case, actor=buyer))
-        assert reasons == ["No offer has a conform (or conform under derogation) check."]
+        offer = case.offers.get()
+        label = dict(ConformityCheck.Verdict.choices)[verdict]
+        assert reasons == ["No offer has a conform (or conform under derogation) check.", f"{offer}: {label}."]
     else:
         assert services.case_start_negotiation(case=case, actor=buyer).status == "negotiation"
 

@@ -1,4 +1,5 @@
-"""Supplier documents: expiry per kind, validity badges, private storage and download, renewal reminders."""
+"""Supplier documents: expiry per kind, validity badges, private storage and download, who verified them, renewal
+reminders (sent by procurement, which knows the purchasing teams)."""
 
 import hashlib
 import threading
@@ -16,7 +17,9 @@ from django.utils import formats, timezone, translation
 
 from contracts import services as contract_services
 from notifications.models import Notification
-from suppliers import documents, services, tasks
+from procurement import services as procurement_services
+from procurement import tasks
+from suppliers import documents, selectors, services
 from suppliers.models import SupplierDocument
 from tests import factories
 from tests.factories import add_offer, make_case
@@ -50,9 +53,9 @@ def add_document(supplier, actor, *, kind=Kind.URSSAF, issued_on=None, expires_o
 def document_expiring_in(supplier, actor, days: int, *, kind=Kind.URSSAF, today=None) -> SupplierDocument:
     today = today or timezone.localdate()
     expires_on = today + timedelta(days=days)
-    return add_document(
-        supplier, actor, kind=kind, issued_on=expires_on - relativedelta(months=6), expires_on=expires_on
-    )
+    # Issued so that the expiry date is not after the one computed for the kind (which would be refused).
+    issued_on = date(expires_on.year, 1, 1) if kind == Kind.TAX else expires_on - timedelta(days=20)
+    return add_document(supplier, actor, kind=kind, issued_on=issued_on, expires_on=expires_on)
 
 
 # --- expiry per kind and the badge ----------------------------------------------------------------------
@@ -64,7 +67,7 @@ ISSUED = date(2020, 3, 2)
     [
         (Kind.URSSAF, date(2020, 9, 2)),  # D8222-5: 6 months
         (Kind.KBIS, date(2020, 6, 2)),  # buyer practice: 3 months (setting)
-        (Kind.TAX, date(2021, 3, 2)),
+        (Kind.TAX, date(2021, 1, 1)),  # attests the situation at 31 December 2019: valid through 2020
         (Kind.SWORN_STATEMENT, None),
         (Kind.RIB, None),
         (Kind.FOREIGN, None),
@@ -75,20 +78,69 @@ def test_expiry_is_computed_per_kind(kind, expected):
     assert SupplierDocument.computed_expiry(kind, ISSUED) == expected
 
 
+@pytest.mark.parametrize("issued", [date(2026, 1, 2), date(2026, 6, 30), date(2026, 11, 30)])
+def test_a_tax_certificate_expires_at_the_end_of_its_issue_year(issued):
+    expiry = SupplierDocument.computed_expiry(Kind.TAX, issued)
+    assert expiry == date(2027, 1, 1)
+    document = SupplierDocument(kind=Kind.TAX, issued_on=issued, expires_on=expiry)
+    assert document.is_valid_on(date(2026, 12, 31))
+    assert not document.is_valid_on(date(2027, 1, 1))
+
+
 def test_kbis_validity_follows_the_setting(settings):
     settings.SUPPLIER_DOCUMENT_VALIDITY_MONTHS = {**settings.SUPPLIER_DOCUMENT_VALIDITY_MONTHS, "kbis": 1}
     assert SupplierDocument.computed_expiry(Kind.KBIS, ISSUED) == date(2020, 4, 2)
 
 
-def test_uploaded_document_gets_its_computed_expiry_unless_one_is_given(buyer, supplier):
+def test_uploaded_document_gets_its_computed_expiry_unless_an_earlier_one_is_given(buyer, supplier):
     issued = timezone.localdate() - timedelta(days=20)
     urssaf = add_document(supplier, buyer, kind=Kind.URSSAF, issued_on=issued)
     assert urssaf.expires_on == issued + relativedelta(months=6)
     given = issued + timedelta(days=30)
     kbis = add_document(supplier, buyer, kind=Kind.KBIS, issued_on=issued, expires_on=given)
     assert kbis.expires_on == given
-    sworn = add_document(supplier, buyer, kind=Kind.SWORN_STATEMENT, issued_on=issued)
-    assert sworn.expires_on is None
+    sworn = add_document(
+        supplier, buyer, kind=Kind.SWORN_STATEMENT, issued_on=issued, expires_on=issued + timedelta(days=900)
+    )
+    assert sworn.expires_on == issued + timedelta(days=900)  # no fixed validity: any later date
+
+
+@pytest.mark.parametrize(
+    ("kind", "issued", "typed"),
+    [
+        (Kind.URSSAF, date(2026, 6, 2), date(2026, 12, 3)),  # one day more than 6 months
+        (Kind.KBIS, date(2026, 9, 1), date(2027, 9, 1)),
+        (Kind.TAX, date(2026, 4, 15), date(2027, 4, 15)),  # 12 months, the former rule
+    ],
+)
+def test_an_expiry_date_after_the_computed_one_is_refused(buyer, supplier, private_storage, kind, issued, typed):
+    with pytest.raises(ValidationError) as refused:
+        add_document(supplier, buyer, kind=kind, issued_on=issued, expires_on=typed)
+    assert refused.value.code == "after_validity"
+    assert not SupplierDocument.objects.exists()
+    assert stored_files(private_storage) == []
+
+
+def test_the_upload_page_refuses_a_later_expiry_date_in_french(client, buyer, supplier, private_storage):
+    client.force_login(buyer)
+    issued = timezone.localdate() - timedelta(days=10)
+    response = client.post(
+        reverse("suppliers:document_add", args=[supplier.pk]),
+        {
+            "kind": Kind.URSSAF,
+            "issued_on": issued.isoformat(),
+            "expires_on": (issued + relativedelta(months=7)).isoformat(),
+            "file": SimpleUploadedFile("urssaf.pdf", PDF_BYTES, content_type="application/pdf"),
+        },
+    )
+    assert response.status_code == 422
+    latest = formats.date_format(issued + relativedelta(months=6), "SHORT_DATE_FORMAT")
+    assert response.context["form"].errors["expires_on"] == [
+        f"La date d'expiration ne peut pas être postérieure au {latest}, fin de validité de ce type de document "
+        f"délivré le {formats.date_format(issued, 'SHORT_DATE_FORMAT')}."
+    ]
+    assert not SupplierDocument.objects.exists()
+    assert stored_files(private_storage) == []
 
 
 TODAY = date(2026, 5, 4)
@@ -242,7 +294,7 @@ def org_buyers(buyer, buyer2, jurist, outsider):
 
 def test_document_expiring_within_15_days_is_reminded_once_to_the_buyers(org_buyers, buyer, supplier):
     document = document_expiring_in(supplier, buyer, 15)
-    assert services.documents_remind_expiring() == 2
+    assert procurement_services.documents_remind_expiring() == 2
     assert recipients_of(reminders()) == ["acheteur", "acheteuse2"]
     notification = reminders().first()
     with translation.override("fr"):
@@ -255,46 +307,51 @@ def test_document_expiring_within_15_days_is_reminded_once_to_the_buyers(org_buy
     document.refresh_from_db()
     assert document.expiry_reminded_at is not None
     # The same day again (and the next day): nothing new.
-    assert services.documents_remind_expiring() == 0
-    assert services.documents_remind_expiring(now=timezone.now() + timedelta(days=1)) == 0
+    assert procurement_services.documents_remind_expiring() == 0
+    assert procurement_services.documents_remind_expiring(now=timezone.now() + timedelta(days=1)) == 0
     assert reminders().count() == 2
 
 
-def test_document_expiring_today_is_still_reminded(org_buyers, buyer, supplier):
-    document_expiring_in(supplier, buyer, 0)
-    assert services.documents_remind_expiring() == 2
+def test_document_expiring_tomorrow_is_reminded(org_buyers, buyer, supplier):
+    document_expiring_in(supplier, buyer, 1)
+    assert procurement_services.documents_remind_expiring() == 2
 
 
-@pytest.mark.parametrize("days", [16, 60, -1, -30], ids=["16-days", "60-days", "expired-yesterday", "expired"])
+@pytest.mark.parametrize(
+    "days",
+    [16, 60, 0, -1, -30],
+    # A document is expired on its expiry date (the badge says "Expired"): too late for a reminder.
+    ids=["16-days", "60-days", "expires-today", "expired-yesterday", "expired"],
+)
 def test_document_outside_the_window_is_not_reminded(org_buyers, buyer, supplier, days):
     document_expiring_in(supplier, buyer, days)
-    assert services.documents_remind_expiring() == 0
+    assert procurement_services.documents_remind_expiring() == 0
     assert not reminders().exists()
 
 
 def test_document_without_expiry_is_not_reminded(org_buyers, buyer, supplier):
     add_document(supplier, buyer, kind=Kind.SWORN_STATEMENT)
-    assert services.documents_remind_expiring() == 0
+    assert procurement_services.documents_remind_expiring() == 0
 
 
 def test_document_reaching_the_window_later_is_reminded_then(org_buyers, buyer, supplier):
     document_expiring_in(supplier, buyer, 16)
-    assert services.documents_remind_expiring() == 0
-    assert services.documents_remind_expiring(now=timezone.now() + timedelta(days=1)) == 2
+    assert procurement_services.documents_remind_expiring() == 0
+    assert procurement_services.documents_remind_expiring(now=timezone.now() + timedelta(days=1)) == 2
 
 
 def test_document_renewed_by_a_later_one_is_not_reminded(org_buyers, buyer, supplier):
     document_expiring_in(supplier, buyer, 10)
     renewal = add_document(supplier, buyer, kind=Kind.URSSAF, issued_on=timezone.localdate())
     assert renewal.expires_on > timezone.localdate() + timedelta(days=15)
-    assert services.documents_remind_expiring() == 0
+    assert procurement_services.documents_remind_expiring() == 0
     assert not reminders().exists()
 
 
 def test_document_of_another_kind_does_not_count_as_a_renewal(org_buyers, buyer, supplier):
     document_expiring_in(supplier, buyer, 10, kind=Kind.KBIS)
     add_document(supplier, buyer, kind=Kind.URSSAF, issued_on=timezone.localdate())
-    assert services.documents_remind_expiring() == 2
+    assert procurement_services.documents_remind_expiring() == 2
 
 
 def test_recipients_are_the_purchasing_team_of_the_open_cases_with_an_offer(org_buyers, buyer, buyer2, supplier):
@@ -303,7 +360,7 @@ def test_recipients_are_the_purchasing_team_of_the_open_cases_with_an_offer(org_
     case.buyers.add(buyer2)
     add_offer(case, third, supplier=supplier)
     document_expiring_in(supplier, buyer, 5)
-    assert services.documents_remind_expiring() == 2
+    assert procurement_services.documents_remind_expiring() == 2
     assert recipients_of(reminders()) == ["acheteur3", "acheteuse2"]
 
 
@@ -313,8 +370,49 @@ def test_offers_in_closed_or_cancelled_cases_fall_back_to_every_buyer(org_buyers
     add_offer(case, third, supplier=supplier)
     contract_services.case_cancel(case=case, actor=jurist, comment="Besoin couvert par l'État.")
     document_expiring_in(supplier, buyer, 5)
-    assert services.documents_remind_expiring() == 3
+    assert procurement_services.documents_remind_expiring() == 3
     assert recipients_of(reminders()) == ["acheteur", "acheteur3", "acheteuse2"]
+
+
+def test_the_reminder_window_agrees_with_the_badge(org_buyers, buyer, supplier):
+    today = timezone.localdate()
+    # One kind each: a later document of the same kind would be a renewal.
+    for days, kind in zip((-1, 0, 1, 15, 16), (Kind.URSSAF, Kind.KBIS, Kind.TAX, Kind.RIB, Kind.OTHER), strict=True):
+        document_expiring_in(supplier, buyer, days, kind=kind)
+    due = selectors.documents_expiring_unreminded(today=today)
+    badges = {document.pk: documents.document_status(document, today)[0] for document in supplier.documents.all()}
+    assert {document.pk for document in due} == {pk for pk, badge in badges.items() if badge == documents.EXPIRING}
+    assert len(due) == 2
+
+
+def test_a_reminder_is_claimed_once(buyer, supplier):
+    document = document_expiring_in(supplier, buyer, 5)
+    now = timezone.now()
+    assert services.document_claim_expiry_reminder(document=document, now=now)
+    assert not services.document_claim_expiry_reminder(document=document, now=now + timedelta(hours=1))
+    document.refresh_from_db()
+    assert document.expiry_reminded_at == now
+    assert not selectors.documents_expiring_unreminded(today=timezone.localdate()).exists()
+
+
+def test_suppliers_do_not_import_the_apps_above_them():
+    """DESIGN.md §2: accounts ← suppliers ← procurement ← contracts ← execution ← dashboard."""
+    import ast
+
+    root = Path(django_settings.BASE_DIR, "suppliers")
+    above = {"procurement", "contracts", "execution", "dashboard"}
+    offenders = []
+    for path in root.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            names = (
+                [alias.name for alias in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            offenders += [f"{path.relative_to(root)}: {name}" for name in names if name.split(".")[0] in above]
+    assert offenders == []
 
 
 def test_task_is_the_one_the_beat_schedule_runs(org_buyers, buyer, supplier, settings):
@@ -337,7 +435,7 @@ def test_concurrent_runs_notify_once(buyer, buyer2, supplier):
     def run():
         try:
             barrier.wait(timeout=30)
-            results.append(services.documents_remind_expiring())
+            results.append(procurement_services.documents_remind_expiring())
         except BaseException as error:  # shown by the assertion below
             errors.append(error)
         finally:

@@ -91,6 +91,14 @@ EU_MATCHER = matcher_of(EU_DATA)
         # an acronym with dots, an extra country word
         ("C.M.I.E. Trading", FR_MATCHER, "CMIE TRADING"),
         ("Atlas Négoce International France", FR_MATCHER, "ATLAS NEGOCE INTERNATIONAL"),
+        # a listed name inside a longer one: extra words do not hide it
+        ("Comptoir Méditerranéen d Import-Export Marseille Sud", FR_MATCHER, "COMPTOIR MEDITERRANEEN D IMPORT EXPORT"),
+        ("Comptoir Méditerranéen d Import-Export Marseille Sud", EU_MATCHER, "COMPTOIR MEDITERRANEEN D IMPORT EXPORT"),
+        ("Atlas Négoce International Trading Group", FR_MATCHER, "ATLAS NEGOCE INTERNATIONAL"),
+        ("CMIE Trading Hong Kong Limited", FR_MATCHER, "CMIE TRADING"),
+        ("CMIE Trading Hong Kong Limited", EU_MATCHER, "CMIE TRADING"),
+        ("Groupe Nordstar Maritime Services", FR_MATCHER, "NORDSTAR MARITIME"),
+        ("Comptoir Mediteraneen Import Export Marseille", FR_MATCHER, "COMPTOIR MEDITERRANEEN D IMPORT EXPORT"),
     ],
 )
 def test_a_listed_name_is_found_however_it_is_written(screened, matcher, listed):
@@ -109,6 +117,8 @@ def test_a_listed_name_is_found_however_it_is_written(screened, matcher, listed)
         "International Trading Company",  # only common words
         "Kovalenko Olena",  # same surname, another person
         "Baltic Shipping Services",
+        "Orionis Consulting Group",  # a one-word listed name ("ORIONIS") is not looked for inside longer names
+        "Atlas Trading International Logistics",  # "INTL" is not "International"
         *DEMO_SUPPLIERS,
     ],
 )
@@ -122,6 +132,13 @@ def test_each_entry_is_reported_once_with_its_best_listed_name():
     assert len(matches) == 1
     assert matches[0].reference == "EU.9901.01"
     assert matches[0].score == 100
+
+
+def test_a_contained_name_must_be_as_close_as_a_whole_name():
+    matcher = sanctions.SanctionsMatcher([sanctions.ListedEntry(pk=1, reference="X.1", names=["ORION MEDIKAL SUPPLY"])])
+    # Each word agrees to a typo, and the listed words compared with their counterparts score 95.
+    assert [m.score for m in matcher.search("Orion Medical Supply Europe")] == [95]
+    assert matcher.search("Orion Medical Supply Europe", threshold=99) == []
 
 
 def test_the_demo_trader_is_flagged_by_the_french_sample_only():
@@ -380,6 +397,89 @@ def test_the_command_refuses_a_bad_file(db, tmp_path):
     assert not SanctionsList.objects.exists()
 
 
+def test_the_command_explains_itself_in_french():
+    from suppliers.management.commands.import_sanctions import Command
+
+    with translation.override("fr"):
+        usage = Command().create_parser("manage.py", "import_sanctions").format_help()
+    assert "Importe une liste de gel des avoirs" in usage
+    assert "Fichier de la liste (JSON ou XML)." in usage
+
+
+def test_the_command_speaks_the_sites_language(db, capsys, settings):
+    settings.LANGUAGE_CODE = "en"
+    call_command("import_sanctions", str(EU_FILE))
+    output = capsys.readouterr().out
+    assert "List imported: EU consolidated financial sanctions list, version " in output
+    assert "12 entries" in output
+
+
+def test_entry_details_are_stored_in_the_sites_language_whoever_imports(db, settings):
+    with translation.override("en"):  # an administrator browsing in English
+        fr_list = services.sanctions_import(data=FR_DATA)
+    details = fr_list.entries.get(reference="90003").details
+    assert "Date de naissance : 14/03/1971" in details
+    assert "Date of birth" not in details
+    settings.LANGUAGE_CODE = "en"  # a site in English stores English labels
+    with translation.override("fr"):
+        eu_list = services.sanctions_import(data=EU_DATA)
+    details = eu_list.entries.get(reference="EU.9901.02").details
+    assert "Date of birth: 1971-03-14" in details
+    assert "Date de naissance" not in details
+
+
+# --- list versions: the latest is the latest published ----------------------------------------------
+def test_the_latest_list_is_the_latest_published_not_the_latest_imported(fr_list, transit, buyer):
+    newer = services.sanctions_import(
+        data=fr_data_of("2026-11-29T17:00:00"), now=fr_list.imported_at - timedelta(hours=1)
+    )
+    assert newer.imported_at < fr_list.imported_at  # imported "earlier" (another server's clock)
+    assert selectors.latest_lists() == [newer]
+    [screening] = services.supplier_screen(supplier=transit, actor=buyer)
+    assert screening.sanctions_list == newer
+    assert selectors.current_screenings(transit) == [screening]
+    assert selectors.current_screenings_by_supplier([transit.pk]) == {transit.pk: [screening]}
+
+
+def test_a_list_published_before_the_one_in_use_is_refused(db):
+    current = services.sanctions_import(data=fr_data_of("2026-11-29T17:00:00"))
+    with pytest.raises(ValidationError) as refused:
+        services.sanctions_import(data=FR_DATA)  # published on 27/11/2026
+    assert refused.value.code == "older"
+    with translation.override("fr"):
+        assert refused.value.messages == [
+            "Ce fichier a été publié le 27/11/2026 17:42, avant la liste en vigueur (publiée le 29/11/2026 17:00) : "
+            "importez la dernière publication."
+        ]
+    assert list(SanctionsList.objects.all()) == [current]
+    assert SanctionsEntry.objects.count() == current.entry_count
+    # The same file again is still "already imported", and a newer one is welcome.
+    assert not services.sanctions_import(data=fr_data_of("2026-11-29T17:00:00")).newly_imported
+    assert services.sanctions_import(data=fr_data_of("2026-11-30T08:00:00")).newly_imported
+
+
+def test_an_undated_list_after_a_dated_one_is_refused(fr_list):
+    with pytest.raises(ValidationError) as refused:
+        services.sanctions_import(data=fr_data_of("publication du jour"))
+    assert refused.value.code == "undated"
+    assert list(SanctionsList.objects.all()) == [fr_list]
+
+
+def test_the_command_and_the_admin_refuse_an_older_list(db, client, admin_user):
+    services.sanctions_import(data=fr_data_of("2026-11-29T17:00:00"))
+    with pytest.raises(CommandError, match="avant la liste en vigueur"):
+        call_command("import_sanctions", str(FR_FILE))
+    admin_user.is_staff = True
+    admin_user.save(update_fields=["is_staff"])
+    client.force_login(admin_user)
+    response = client.post(
+        reverse("admin:suppliers_sanctionslist_add"), {"file": SimpleUploadedFile(FR_FILE.name, FR_DATA), "source": ""}
+    )
+    assert response.status_code == 422
+    assert "avant la liste en vigueur" in response.content.decode()
+    assert SanctionsList.objects.count() == 1
+
+
 # --- admin upload -----------------------------------------------------------------------------------
 @pytest.fixture
 def staff_admin(admin_user):
@@ -520,6 +620,52 @@ def test_a_new_list_version_reruns_the_screening_against_it(lists, transit, buye
     assert {s.pk for s in selectors.current_screenings(transit)} == {s.pk for s in current.values()}
 
 
+def test_renaming_a_supplier_screens_its_new_name_at_once(lists, transit, buyer, buyer2, jurist):
+    services.supplier_screen(supplier=transit, actor=buyer)  # clear
+    services.supplier_update(supplier=transit, actor=buyer2, name="Atlas Négoce International")
+    current = by_source(selectors.current_screenings(transit))
+    fr = current[SanctionsList.Source.FR]
+    assert fr.names_screened == ["Atlas Négoce International"]
+    assert fr.screened_by == buyer2
+    assert fr.review == Review.PENDING
+    assert fr.blocks_approval
+    assert current[SanctionsList.Source.EU].names_screened == ["Atlas Négoce International"]
+    assert Notification.objects.filter(verb="sanctions_match", recipient=jurist).count() == 1
+    # Other changes do not screen again.
+    services.supplier_update(supplier=transit, actor=buyer2, address="2 quai d'Arenc, Marseille")
+    assert transit.screenings.count() == 4
+
+
+def test_renaming_from_the_edit_page_screens_the_new_name(client, lists, transit, buyer):
+    services.supplier_screen(supplier=transit, actor=buyer)
+    client.force_login(buyer)
+    response = client.post(
+        reverse("suppliers:edit", args=[transit.pk]),
+        {"name": "CMIE Trading Hong Kong Limited", "vat_number": "", "address": "", "email": "", "website": ""},
+    )
+    assert response.status_code == 302
+    assert {s.review for s in selectors.current_screenings(transit)} == {Review.PENDING}
+
+
+def test_renaming_without_any_list_screens_nothing(transit, buyer):
+    services.supplier_update(supplier=transit, actor=buyer, name="Atlas Négoce International")
+    assert not SanctionsScreening.objects.exists()
+
+
+def test_a_fresh_screening_of_a_former_name_is_stale(lists, transit, buyer):
+    now = timezone.now()
+    [first, _eu] = services.supplier_screen_if_stale(supplier=transit, actor=buyer, now=now)
+    # Renamed without the service (as before the rename was screened): the next vetting decision screens again.
+    type(transit).objects.filter(pk=transit.pk).update(name="Atlas Négoce International")
+    transit.refresh_from_db()
+    fr = by_source(services.supplier_screen_if_stale(supplier=transit, actor=buyer, now=now + timedelta(hours=1)))[
+        SanctionsList.Source.FR
+    ]
+    assert fr.pk != first.pk
+    assert fr.names_screened == ["Atlas Négoce International"]
+    assert fr.review == Review.PENDING
+
+
 # --- review -----------------------------------------------------------------------------------------
 @pytest.fixture
 def pending(lists, atlas, buyer):
@@ -630,6 +776,81 @@ def test_a_different_match_set_needs_a_new_review(db, org, buyer, jurist, settin
     [second] = services.supplier_screen(supplier=orion, actor=buyer)
     assert [match["reference"] for match in second.matches] == ["EU.1"]
     assert second.review == Review.PENDING
+
+
+def jurist_notifications():
+    return Notification.objects.filter(verb="sanctions_match")
+
+
+def test_weekly_reruns_of_an_unreviewed_match_do_not_pile_up(client, jurist, pending, atlas, buyer):
+    assert jurist_notifications().count() == 1
+    reruns = []
+    for days in (8, 16):
+        screenings = services.supplier_screen_if_stale(
+            supplier=atlas, actor=None, now=pending.screened_at + timedelta(days=days)
+        )
+        reruns.append(by_source(screenings)[SanctionsList.Source.FR])
+    older, newest = [pending, reruns[0]], reruns[1]
+    # Every screening is kept; only the newest awaits a jurist, who was told once.
+    assert atlas.screenings.filter(sanctions_list__source=SanctionsList.Source.FR).count() == 3
+    for screening in older:
+        screening.refresh_from_db()
+        assert screening.review == Review.SUPERSEDED
+        assert not screening.blocks_approval
+    assert newest.review == Review.PENDING
+    assert jurist_notifications().count() == 1
+    # The supplier page offers to review the newest only.
+    client.force_login(jurist)
+    page = client.get(atlas.get_absolute_url()).content.decode()
+    assert reverse("suppliers:screening_review", args=[newest.pk]) in page
+    for screening in older:
+        assert reverse("suppliers:screening_review", args=[screening.pk]) not in page
+    assert page.count(in_french("Replaced by a more recent screening")) == 2
+    # An older one cannot be reviewed any more; reviewing the newest unblocks the supplier.
+    assert client.get(reverse("suppliers:screening_review", args=[pending.pk])).status_code == 302
+    with pytest.raises(ValidationError) as refused:
+        services.screening_review(screening=pending, actor=jurist, review="cleared", reason="Homonyme.")
+    assert refused.value.code == "superseded"
+    response = client.post(
+        reverse("suppliers:screening_review", args=[newest.pk]), {"review": "cleared", "reason": "Homonyme."}
+    )
+    assert response.status_code == 302
+    assert not any(s.blocks_approval for s in selectors.current_screenings(atlas))
+    assert not any(s.blocks_approval for s in selectors.current_screenings_by_supplier([atlas.pk])[atlas.pk])
+
+
+def test_a_rerun_against_a_new_list_version_is_notified_again(jurist, pending, atlas, buyer):
+    newer = services.sanctions_import(data=fr_data_of("2026-11-29T17:00:00"))
+    fr = by_source(services.supplier_screen(supplier=atlas, actor=buyer))[SanctionsList.Source.FR]
+    assert fr.sanctions_list == newer
+    assert fr.review == Review.PENDING
+    assert jurist_notifications().count() == 2  # a new list version needs its own review
+    pending.refresh_from_db()
+    assert pending.review == Review.SUPERSEDED
+
+
+def test_a_rerun_finding_other_matches_is_notified_again(db, org, buyer, jurist, settings):
+    listed = [
+        sanctions.ListedEntry(pk=1, reference="EU.1", names=["ORION MEDICAL SUPPLY"]),
+        sanctions.ListedEntry(pk=2, reference="EU.2", names=["ORION MEDIKAL SUPPLY"]),
+    ]
+    services.sanctions_import(data=eu_xml_of(listed))
+    orion = factories.SupplierFactory(organisation=org, created_by=buyer, name="Orion Medical Supply")
+    [first] = services.supplier_screen(supplier=orion, actor=buyer)
+    settings.SANCTIONS_MATCH_THRESHOLD = 99
+    [second] = services.supplier_screen(supplier=orion, actor=buyer)
+    assert [match["reference"] for match in second.matches] == ["EU.1"]
+    assert second.review == Review.PENDING
+    assert jurist_notifications().count() == 2
+    first.refresh_from_db()
+    assert first.review == Review.SUPERSEDED
+
+
+def test_a_clear_rerun_supersedes_the_match_still_awaiting(pending, atlas, buyer):
+    services.supplier_update(supplier=atlas, actor=buyer, name="Transit Sud Logistique")
+    pending.refresh_from_db()
+    assert pending.review == Review.SUPERSEDED
+    assert not any(s.blocks_approval for s in selectors.current_screenings(atlas))
 
 
 # --- pages ------------------------------------------------------------------------------------------

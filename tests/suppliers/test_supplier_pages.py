@@ -232,7 +232,7 @@ def test_new_pages_are_for_buyers_of_the_organisation(client, jurist, outsider, 
 # --- the supplier page ----------------------------------------------------------------------------------
 def test_supplier_page_shows_identity_establishments_badges_and_sizes(client, buyer, jurist, supplier):
     today = timezone.localdate()
-    valid = add_document(supplier, buyer, kind=Kind.TAX, issued_on=today - timedelta(days=30))
+    valid = add_document(supplier, buyer, kind=Kind.URSSAF, issued_on=today - timedelta(days=30))
     expiring = add_document(supplier, buyer, kind=Kind.URSSAF, expires_on=today + timedelta(days=15))
     expired = add_document(supplier, buyer, kind=Kind.KBIS, issued_on=today - timedelta(days=200))
     services.document_mark_verified(document=valid, actor=buyer, verified_on=today - timedelta(days=1))
@@ -258,6 +258,21 @@ def test_buyer_sees_a_verify_form_on_each_unverified_document(client, buyer, sup
     assert reverse("suppliers:document_verify", args=[first.pk]) in page
     assert reverse("suppliers:document_verify", args=[second.pk]) not in page
     assert f'id="id_verify_{first.pk}_verified_on"' in page
+    # Worded so that it agrees with every kind of document, masculine ("extrait Kbis") or feminine.
+    assert "Confirmer la vérification auprès de l'émetteur" in page
+    assert "vérifiée" not in page
+
+
+def test_the_verification_page_agrees_with_a_masculine_kind(client, buyer, supplier):
+    kbis = add_document(supplier, buyer, kind=Kind.KBIS)
+    client.force_login(buyer)
+    response = client.post(reverse("suppliers:document_verify", args=[kbis.pk]), {"verified_on": "bad"})
+    assert response.status_code == 422
+    page = response.content.decode()
+    assert "Extrait Kbis / inscription au RNE de Transit Sud SAS : vérification auprès de l'émetteur" in page
+    assert f"Date de délivrance : {fr_date(kbis.issued_on)}." in page
+    assert "vérifiée" not in page
+    assert "Délivrée" not in page
 
 
 def test_supplier_page_query_count_does_not_grow(client, buyer, supplier, django_assert_max_num_queries):
@@ -300,6 +315,31 @@ def test_buyer_marks_a_document_verified_with_its_issuer(client, buyer2, documen
     document.refresh_from_db()
     assert document.verified_with_issuer
     assert document.verified_on == day
+    assert document.verified_by == buyer2
+    # The supplier page says who checked it with the issuer, and when.
+    page = client.get(response["Location"]).content.decode()
+    assert fr_date(day) in page
+    assert shown("by %(user)s", user=str(buyer2)) in page
+
+
+def test_a_document_uploaded_as_verified_names_its_uploader_as_verifier(client, buyer2, supplier):
+    client.force_login(buyer2)
+    issued = timezone.localdate() - timedelta(days=3)
+    response = client.post(
+        reverse("suppliers:document_add", args=[supplier.pk]),
+        {
+            "kind": Kind.KBIS,
+            "issued_on": issued.isoformat(),
+            "file": SimpleUploadedFile("kbis.pdf", PDF_BYTES, content_type="application/pdf"),
+            "verified_with_issuer": "on",
+            "verified_on": issued.isoformat(),
+        },
+    )
+    assert response.status_code == 302
+    document = supplier.documents.get()
+    assert (document.verified_with_issuer, document.verified_on, document.verified_by) == (True, issued, buyer2)
+    unverified = add_document(supplier, buyer2)
+    assert unverified.verified_by is None
 
 
 @pytest.mark.parametrize(

@@ -25,8 +25,15 @@ from contracts import services as contract_services
 from contracts.models import CLAUSES, ContractDocument, SignatureDelegation
 from notifications.services import notification_mark_read
 from procurement import services as case_services
-from procurement.catalogue import CPV, REQUIRED_STANDARD, Incoterm, Product
-from procurement.models import ConformityCheck, PurchaseCase, SupplyChainParty, VettingDecision
+from procurement.catalogue import CPV, Incoterm, Product
+from procurement.models import (
+    EvidenceKind,
+    NormClass,
+    NotifiedBody,
+    PurchaseCase,
+    SupplyChainParty,
+    VettingDecision,
+)
 from suppliers import services as supplier_services
 from suppliers.models import SanctionsScreening, Supplier, SupplierDocument
 
@@ -511,49 +518,88 @@ class Command(BaseCommand):
             )
         case = case_services.case_start_norm_check(case=case, actor=buyer, now=paris(2020, 3, 20, 18))
 
+        kn95 = NormClass.objects.get(norm__code="GB 2626-2006", label="KN95")
         case_services.conformity_record(
             offer=offer["kn95"],
             actor=buyer,
             now=paris(2020, 3, 21, 9),
-            standard="GB 2626-2006 (KN95)",
-            marking="KN95 GB2626-2006",
-            certificate_reference="Rapport d'essai SGS n° SZ20-03417 (filtration ≥ 95 %)",
-            verdict=ConformityCheck.Verdict.DEROGATION,
-            derogation_reference="Instruction DGT / note DGS du 20 mars 2020 (équivalence FFP2)",
-            findings="KN95 accepté comme équivalent FFP2 pour les soignants au titre de la dérogation ; rapport "
-            "d'essai d'un laboratoire accrédité.",
+            claim={
+                "norm_class": kn95,
+                "model_reference": "YK-9501",
+                "marking": "KN95 GB2626-2006",
+                "filtration": Decimal("96.2"),
+            },
+            evidence=[
+                self._document(EvidenceKind.DECLARATION, s["maker"].name, "DoC-YK-9501", "YK-9501", date(2020, 2, 10)),
+                self._document(
+                    EvidenceKind.TEST_REPORT,
+                    "SGS-CSTC Standards Technical Services",
+                    "SZ20-03417",
+                    "YK-9501",
+                    date(2020, 3, 2),
+                    by_manufacturer=False,
+                ),
+            ],
+            findings="KN95 accepté comme équivalent FFP2 pour les soignants ; rapport d'essai d'un laboratoire accrédité.",
         )
-        case_services.conformity_record(
-            offer=offer["iir"],
-            actor=buyer2,
-            now=paris(2020, 3, 21, 9, 30),
-            standard="EN 14683:2019+AC:2019 type IIR",
-            marking="CE — type IIR",
-            certificate_reference="Déclaration UE de conformité et rapport d'essai BFE ≥ 98 %",
-            verdict=ConformityCheck.Verdict.CONFORM,
-            findings="Dispositif médical de classe I, déclaration de conformité et rapport d'essai cohérents.",
-        )
-        case_services.conformity_record(
-            offer=offer["iir_expired"],
-            actor=buyer2,
-            now=paris(2020, 3, 21, 10),
-            standard="EN 14683:2019+AC:2019 type IIR",
-            marking="CE — type IIR",
-            certificate_reference="Déclaration UE de conformité du fabricant",
-            verdict=ConformityCheck.Verdict.CONFORM,
-            findings="Documents conformes ; offre plus chère et fournisseur sous réserve (URSSAF).",
-        )
+        iir_class = NormClass.objects.get(norm__code="EN 14683:2019+AC:2019", label="Type IIR")
+        for key, moment, maker, model in [
+            ("iir", paris(2020, 3, 21, 9, 30), s["factory"].name, "XD-3P-IIR"),
+            ("iir_expired", paris(2020, 3, 21, 10), s["urssaf_expired"].name, "MHD-IIR-50"),
+        ]:
+            case_services.conformity_record(
+                offer=offer[key],
+                actor=buyer2,
+                now=moment,
+                claim={
+                    "norm_class": iir_class,
+                    "model_reference": model,
+                    "marking": "CE — type IIR",
+                    "bacterial_filtration": Decimal("98.6"),
+                    "breathing_resistance": Decimal("48"),
+                    "splash_resistance": Decimal("16"),
+                },
+                evidence=[
+                    self._document(EvidenceKind.DECLARATION, maker, f"DoC-{model}", model, date(2020, 1, 20)),
+                    self._document(
+                        EvidenceKind.TEST_REPORT,
+                        "Laboratoire d'essais textiles",
+                        f"RE-{model}",
+                        model,
+                        date(2020, 2, 3),
+                        by_manufacturer=False,
+                    ),
+                    self._document(
+                        EvidenceKind.BIOBURDEN,
+                        "Laboratoire d'essais textiles",
+                        f"BB-{model}",
+                        model,
+                        date(2020, 2, 3),
+                        by_manufacturer=False,
+                    ),
+                ],
+                findings="Dispositif médical de classe I : déclaration de conformité et rapports d'essai cohérents.",
+            )
         case_services.conformity_record(
             offer=offer["voluntary"],
             actor=buyer,
             now=paris(2020, 3, 21, 10, 30),
-            standard="EN 149:2001+A1:2009 (revendiquée)",
-            marking="CE (sans numéro d'organisme notifié)",
-            certificate_reference="« Certificate of compliance » volontaire, Universal Certification Services Ltd",
-            verdict=ConformityCheck.Verdict.NON_CONFORM,
-            findings="Le seul justificatif est un certificat volontaire émis par Universal Certification Services "
-            "Ltd, organisme non notifié pour les EPI au titre du règlement (UE) 2016/425 ; marquage CE sans "
-            "numéro d'organisme notifié. Offre écartée.",
+            claim={
+                "norm_class": NormClass.objects.get(norm__code="EN 149:2001+A1:2009", label="FFP2"),
+                "model_reference": "HD-2020",
+                "marking": "CE (sans numéro d'organisme notifié)",
+            },
+            evidence=[
+                self._document(
+                    EvidenceKind.OTHER_CERTIFICATE,
+                    "ICR Polska",
+                    "« Certificate of compliance » ICR-20-0318",
+                    "HD-2020",
+                    date(2020, 3, 18),
+                    by_manufacturer=False,
+                ),
+            ],
+            findings="Seul justificatif : un certificat volontaire ; offre écartée.",
         )
         case = case_services.case_start_negotiation(case=case, actor=buyer, now=paris(2020, 3, 21, 12))
 
@@ -799,16 +845,7 @@ class Command(BaseCommand):
             return case
         clock = iter(case.stage_entered_at + timedelta(minutes=20 * step) for step in range(1, 100))
         for offer in created_offers:
-            case_services.conformity_record(
-                offer=offer,
-                actor=buyer,
-                now=next(clock),
-                standard=REQUIRED_STANDARD[product] or "—",
-                marking="CE",
-                certificate_reference="Déclaration UE de conformité et rapport d'essai",
-                verdict=ConformityCheck.Verdict.CONFORM,
-                findings="Documents cohérents avec la norme exigée.",
-            )
+            self._passing_check(offer, buyer, next(clock))
         case = case_services.case_start_negotiation(case=case, actor=buyer, now=next(clock))
         if stage == "negotiation":
             return case
@@ -839,17 +876,90 @@ class Command(BaseCommand):
             contract_services.contract_submit_for_review(contract=contract, actor=buyer, now=next(clock))
         return case
 
+    def _document(self, kind, issuer, number, model, issued_on, *, by_manufacturer=True, body=None) -> dict:
+        """A piece of conformity evidence with a small demo PDF."""
+        from weasyprint import HTML  # imported late, once its logger is quietened
+
+        label = dict(EvidenceKind.choices)[kind]
+        html = (
+            f"<h1>{escape(str(label))}</h1><p>{escape(issuer)} — {escape(number)} — {escape(model)}</p>"
+            f"<p>Délivré le {issued_on:%d/%m/%Y}. Document de démonstration Tandem.</p>"
+        )
+        return {
+            "kind": kind,
+            "issuer": issuer,
+            "notified_body": body,
+            "number": number,
+            "model_reference": model,
+            "issued_on": issued_on,
+            "by_manufacturer": by_manufacturer,
+            "uploaded": SimpleUploadedFile(
+                f"{kind}.pdf", HTML(string=html).write_pdf(), content_type="application/pdf"
+            ),
+        }
+
+    def _passing_check(self, offer, buyer, moment) -> None:
+        """A complete check of the standard the need asks for, its values inside every threshold."""
+        norm_class = (
+            NormClass.objects.filter(product=offer.need_line.product, derogation_reference="")
+            .select_related("norm")
+            .order_by("norm__code")
+            .first()
+        )
+        claim = {"norm_class": norm_class, "model_reference": "LOT-2026", "marking": "CE"}
+        margins = {
+            "filtration_min": ("filtration", Decimal("1")),
+            "bacterial_filtration_min": ("bacterial_filtration", Decimal("1")),
+            "splash_resistance_min": ("splash_resistance", Decimal("1")),
+            "inward_leakage_max": ("inward_leakage", Decimal("-1")),
+            "breathing_resistance_max": ("breathing_resistance", Decimal("-5")),
+            "aql_max": ("aql", Decimal("-0.5")),
+        }
+        for threshold, (measure, margin) in margins.items():
+            limit = getattr(norm_class, threshold)
+            if limit is not None:
+                claim[measure] = limit + margin
+        body = NotifiedBody.objects.filter(number="2163").first() if norm_class.norm.legislation == "ppe" else None
+        if body is not None:
+            claim["ce_number"] = body.number
+        day = timezone.localdate(moment)
+        evidence = []
+        for kind in norm_class.requirements.values_list("kind", flat=True):
+            by_body = kind in (EvidenceKind.TYPE_EXAMINATION, EvidenceKind.PRODUCTION_CONTROL)
+            document = self._document(
+                kind,
+                body.name if by_body and body else offer.supplier.name,
+                f"{kind.upper()}-{offer.pk}",
+                "LOT-2026",
+                day - timedelta(days=200),
+                by_manufacturer=not by_body,
+                body=body if by_body else None,
+            )
+            if kind == EvidenceKind.TYPE_EXAMINATION:
+                document["expires_on"] = day + timedelta(days=900)
+            evidence.append(document)
+        case_services.conformity_record(
+            offer=offer,
+            actor=buyer,
+            now=moment,
+            claim=claim,
+            evidence=evidence,
+            findings="Documents cohérents avec la norme exigée.",
+        )
+
     def _live_evidence(self, today: date) -> None:
         """Current documents: the forwarder and the maker are in good standing; the distributor's URSSAF
         certificate expired a month ago."""
         s = self.suppliers
-        for kind, days in [
-            (SupplierDocument.Kind.URSSAF, 40),
-            (SupplierDocument.Kind.KBIS, 20),
-            (SupplierDocument.Kind.TAX, 100),
-            (SupplierDocument.Kind.SWORN_STATEMENT, 10),
+        # The tax certificate is valid through 31 December of its issue year: issued early this year.
+        tax_day = max(min(today, date(today.year, 1, 5)), date(today.year, 1, 1))
+        for kind, issued_on in [
+            (SupplierDocument.Kind.URSSAF, today - timedelta(days=40)),
+            (SupplierDocument.Kind.KBIS, today - timedelta(days=20)),
+            (SupplierDocument.Kind.TAX, tax_day),
+            (SupplierDocument.Kind.SWORN_STATEMENT, today - timedelta(days=10)),
         ]:
-            self._evidence(s["forwarder"], kind, today - timedelta(days=days), verified=True)
+            self._evidence(s["forwarder"], kind, issued_on, verified=True)
         self._evidence(s["maker"], SupplierDocument.Kind.FOREIGN, today - timedelta(days=60), verified=True)
         self._evidence(s["maker"], SupplierDocument.Kind.SWORN_STATEMENT, today - timedelta(days=10), verified=False)
         self._evidence(s["urssaf_expired"], SupplierDocument.Kind.URSSAF, today - timedelta(days=215), verified=True)

@@ -2,46 +2,65 @@
 
 from pathlib import Path
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import translation
+from django.utils.translation import gettext, ngettext
 
 from suppliers import services
 from suppliers.models import SanctionsList
 
-# The command speaks to a French administrator, whatever the active language.
-SOURCE_NAMES = {
-    SanctionsList.Source.FR: "registre national des gels (DG Trésor)",
-    SanctionsList.Source.EU: "liste consolidée des sanctions financières de l'UE",
-}
-
 
 class Command(BaseCommand):
-    help = (
-        "Importe une liste de gel des avoirs : export JSON du registre national des gels (DG Trésor) ou XML de "
-        "la liste consolidée de l'UE. Réimporter le même fichier ne change rien."
-    )
+    @property
+    def help(self) -> str:
+        # Translated when shown (argparse needs a plain string, not a lazy one).
+        return gettext(
+            "Import an asset-freeze list: the JSON export of the French national register (DG Trésor) or the XML "
+            "of the EU consolidated list. Importing the same file again changes nothing."
+        )
 
     def add_arguments(self, parser):
-        parser.add_argument("path", help="Fichier de la liste (JSON ou XML).")
+        parser.add_argument("path", help=gettext("File of the list (JSON or XML)."))
         parser.add_argument(
             "--source",
             choices=SanctionsList.Source.values,
-            help="Source attendue (par défaut : détectée d'après le fichier).",
+            help=gettext("Expected source (by default: detected from the file)."),
         )
 
     def handle(self, *args, path, source=None, **options):
-        file = Path(path)
+        # The command speaks to the site's administrator in the site's language, whatever the shell's locale.
+        with translation.override(settings.LANGUAGE_CODE):
+            self._import(Path(path), source)
+
+    def _import(self, file: Path, source: str | None) -> None:
         try:
             data = file.read_bytes()
         except OSError as error:
-            raise CommandError(f"Impossible de lire {file} : {error.strerror}.") from None
+            raise CommandError(
+                gettext("Cannot read %(path)s: %(reason)s.") % {"path": file, "reason": error.strerror}
+            ) from None
         try:
             sanctions_list = services.sanctions_import(data=data, original_name=file.name, source=source)
         except ValidationError as error:
-            raise CommandError(f"{file.name} refusé : {' '.join(error.messages)}") from None
-        name = SOURCE_NAMES.get(sanctions_list.source, sanctions_list.source)
-        summary = f"{name}, version {sanctions_list.version}, {sanctions_list.entry_count} entrées"
+            raise CommandError(
+                gettext("%(file)s refused: %(reasons)s") % {"file": file.name, "reasons": " ".join(error.messages)}
+            ) from None
+        summary = ngettext(
+            "%(list)s, version %(version)s, %(count)d entry",
+            "%(list)s, version %(version)s, %(count)d entries",
+            sanctions_list.entry_count,
+        ) % {
+            "list": sanctions_list.get_source_display(),
+            "version": sanctions_list.version,
+            "count": sanctions_list.entry_count,
+        }
         if sanctions_list.newly_imported:
-            self.stdout.write(self.style.SUCCESS(f"Liste importée : {summary}."))
+            self.stdout.write(self.style.SUCCESS(gettext("List imported: %(summary)s.") % {"summary": summary}))
         else:
-            self.stdout.write(self.style.WARNING(f"Liste déjà importée : {summary} (aucun changement)."))
+            self.stdout.write(
+                self.style.WARNING(
+                    gettext("List already imported: %(summary)s (nothing changed).") % {"summary": summary}
+                )
+            )
