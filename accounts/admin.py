@@ -5,6 +5,20 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import Organisation, User
 
 
+class ReadOnlyAdminMixin:
+    """Records the application writes itself (audit events, screenings, checks, evidence): read in the admin,
+    never added, changed or deleted there."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Organisation)
 class OrganisationAdmin(admin.ModelAdmin):
     list_display = ("name", "siret", "city")

@@ -3,19 +3,12 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
+from accounts.admin import ReadOnlyAdminMixin
 from contracts.models import Contract, ContractDocument, SignatureDelegation
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        # R2184-12: contracts and their documents are kept; never deleted.
-        return False
+class ReadOnlyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """R2184-12: contracts and their documents are kept; never changed nor deleted in the admin."""
 
 
 class ContractDocumentInline(admin.TabularInline):

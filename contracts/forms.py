@@ -104,3 +104,17 @@ class AwardForm(BootstrapFormMixin, forms.Form):
 
     def awards(self) -> dict[int, int]:
         return {offer.pk: self.cleaned_data[self.field_name(offer)] for offer in self.offers}
+
+
+class DecpPeriodForm(BootstrapFormMixin, forms.Form):
+    """The period of a DECP export: contracts notified from `du` to `au`, both included (GET parameters)."""
+
+    du = forms.DateField(label=_("From"), widget=forms.DateInput(attrs={"type": "date"}))
+    au = forms.DateField(label=_("To"), widget=forms.DateInput(attrs={"type": "date"}))
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("du"), cleaned.get("au")
+        if start and end and start > end:
+            raise forms.ValidationError(_("The start of the period must not be after its end."))
+        return cleaned

@@ -345,3 +345,25 @@ def contract_withdraw(*, contract: Contract, actor, comment: str, ip=None, now=N
     now = now or timezone.now()
     case_workflow.require_comment(comment)
     return _contract_transition("withdraw", contract, actor=actor, ip=ip, now=now, comment=comment)
+
+
+def case_file_export(*, case: PurchaseCase, actor, output, ip=None, now: datetime | None = None) -> list:
+    """Write the case file for auditors (contracts.audit) into `output`, a writable binary file, and record the
+    export in the audit log with the SHA-256 of the dossier handed over. Returns the manifest rows.
+
+    Not one transaction: rendering takes seconds and only reads; the event is written once the file is complete."""
+    from contracts import audit
+
+    if not actor.has_any_role or actor.organisation_id != case.organisation_id:
+        raise PermissionDenied
+    now = now or timezone.now()
+    rows = audit.write_case_file(case, output, now=now)
+    CaseEvent.record(
+        case=case,
+        verb="case_file_exported",
+        actor=actor,
+        ip=ip,
+        comment=f"{rows[0].path} SHA-256 {rows[0].sha256}",
+        now=now,
+    )
+    return rows

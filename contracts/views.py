@@ -1,13 +1,16 @@
 """Contract pages, and the case steps that create or withdraw contracts. Thin: selector, form, one service."""
 
+import json
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -17,13 +20,14 @@ from django_htmx.http import HttpResponseClientRefresh
 
 from accounts.decorators import member_required
 from accounts.network import client_ip
-from contracts import selectors, services, workflow
+from contracts import audit, clauses, decp, selectors, services, workflow
 from contracts.forms import (
     AmendForm,
     ApproveForm,
     AwardForm,
     CaseCancelForm,
     CommentForm,
+    DecpPeriodForm,
     PrefectTransmissionForm,
     SignForm,
 )
@@ -85,19 +89,26 @@ def _report(request, error: Exception) -> None:
 
 
 # --- contracts -------------------------------------------------------------------------------
-@member_required
-def contract_list(request):
+def _list_context(request, decp_form: DecpPeriodForm | None = None) -> dict:
     status = request.GET.get("status", "")
     if status not in ContractStatus.values:
         status = ""
     page = Paginator(selectors.contract_list(user=request.user, status=status or None), 50).get_page(
         request.GET.get("page")
     )
-    return render(
-        request,
-        "contracts/list.html",
-        {"page": page, "contracts": page.object_list, "status": status, "statuses": ContractStatus.choices},
-    )
+    today = timezone.localdate()
+    return {
+        "page": page,
+        "contracts": page.object_list,
+        "status": status,
+        "statuses": ContractStatus.choices,
+        "decp_form": decp_form or DecpPeriodForm(initial={"du": date(today.year, 1, 1), "au": today}),
+    }
+
+
+@member_required
+def contract_list(request):
+    return render(request, "contracts/list.html", _list_context(request))
 
 
 def _available_actions(contract, user) -> dict[str, dict]:
@@ -143,6 +154,8 @@ def _detail_context(request, contract, bound: dict[str, forms.Form] | None = Non
         "sign": lambda: SignForm(prefix="sign"),
         "prefect": lambda: PrefectTransmissionForm(prefix="prefect"),
     }
+    if "approve" in actions:
+        actions["approve"]["clauses"] = clauses.clause_rows(contract, timezone.localdate())
     for name, action in actions.items():
         if name in bound:
             action["form"] = bound[name]
@@ -161,6 +174,7 @@ def _detail_context(request, contract, bound: dict[str, forms.Form] | None = Non
             for event in contract.events.select_related("actor")
         ],
         "actions": actions,
+        "decp_publishable": decp.is_publishable(contract),
     }
 
 
@@ -213,6 +227,39 @@ def document_download(request, pk):
         filename=f"{document.contract.reference}-v{document.version}.pdf",
         content_type="application/pdf",
     )
+
+
+def _json_attachment(document: dict, filename: str) -> HttpResponse:
+    response = HttpResponse(
+        json.dumps(document, ensure_ascii=False, indent=2), content_type="application/json; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@member_required
+def decp_export(request, pk):
+    """The DECP of one contract (any member of the organisation); 404 when it is not published (see decp)."""
+    contract = get_object_or_404(decp.with_related(selectors.contracts_for(user=request.user)), pk=pk)
+    if not decp.is_publishable(contract):
+        raise Http404
+    return _json_attachment(decp.export([contract]), f"decp-{decp.marche_id(contract)}.json")
+
+
+@member_required
+def decp_export_period(request):
+    """The DECP of the organisation's contracts notified in ?du=…&au=… (by default, this calendar year)."""
+    if "du" in request.GET or "au" in request.GET:
+        form = DecpPeriodForm(request.GET)
+        if not form.is_valid():
+            messages.error(request, _("The DECP export needs a valid period."))
+            return render(request, "contracts/list.html", _list_context(request, form), status=422)
+        start, end = form.cleaned_data["du"], form.cleaned_data["au"]
+    else:
+        end = timezone.localdate()
+        start = date(end.year, 1, 1)
+    contracts = decp.notified_between(selectors.contracts_for(user=request.user), start=start, end=end)
+    return _json_attachment(decp.export(contracts), f"decp-{start.isoformat()}-{end.isoformat()}.json")
 
 
 # --- case steps that create, withdraw or close contracts --------------------------------------
@@ -311,4 +358,26 @@ def case_cancel(request, pk):
         services.case_cancel,
         CaseCancelForm,
         _("The case is cancelled; its open contracts were withdrawn."),
+    )
+
+
+# --- the case file for auditors ---------------------------------------------------------------
+# Past this size the ZIP being built spills from memory to a temporary file.
+AUDIT_ZIP_IN_MEMORY = 16 * 1024 * 1024
+
+
+@member_required
+def case_audit_zip(request, pk):
+    """The case file for auditors: the dossier PDF, every evidence file and their manifest, as one ZIP."""
+    case = get_object_or_404(case_selectors.cases_for(user=request.user), pk=pk)
+    output = tempfile.SpooledTemporaryFile(max_size=AUDIT_ZIP_IN_MEMORY)
+    try:
+        services.case_file_export(case=case, actor=request.user, output=output, ip=client_ip(request))
+        output.seek(0)
+    except BaseException:
+        output.close()
+        raise
+    # FileResponse streams the file and closes it when the response is closed.
+    return FileResponse(
+        output, as_attachment=True, filename=f"{audit.dossier_name(case)}.zip", content_type="application/zip"
     )

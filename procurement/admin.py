@@ -10,6 +10,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
+from accounts.admin import ReadOnlyAdminMixin
 from procurement import notified_bodies, services
 from procurement.models import (
     CaseEvent,
@@ -110,8 +111,10 @@ class VettingDecisionAdmin(admin.ModelAdmin):
 
 
 @admin.register(ConformityCheck)
-class ConformityCheckAdmin(admin.ModelAdmin):
-    list_display = ("offer", "standard", "verdict", "checked_by", "checked_at")
+class ConformityCheckAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Read-only: checks are recorded from the offer's page and overridden by a jurist there, audited."""
+
+    list_display = ("offer", "standard", "verdict", "computed_verdict", "checked_by", "checked_at")
     list_filter = ("verdict",)
     search_fields = ("offer__case__reference", "standard", "certificate_reference")
     list_select_related = ("offer__supplier", "checked_by")
@@ -132,7 +135,7 @@ class ThresholdAdmin(admin.ModelAdmin):
 
 
 @admin.register(CaseEvent)
-class CaseEventAdmin(admin.ModelAdmin):
+class CaseEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """The audit log is append-only: read it here, never change it."""
 
     list_display = ("created_at", "case", "verb", "actor", "source", "target", "ip")
@@ -140,15 +143,6 @@ class CaseEventAdmin(admin.ModelAdmin):
     search_fields = ("case__reference", "comment")
     list_select_related = ("case", "actor")
     date_hierarchy = "created_at"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 # =====================================================================================================
@@ -385,7 +379,7 @@ class NotifiedBodyAdmin(CatalogueAccess, admin.ModelAdmin):
 
 
 @admin.register(ConformityEvidence)
-class ConformityEvidenceAdmin(admin.ModelAdmin):
+class ConformityEvidenceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Read-only: evidence files arrive only through the offer's upload page, which sniffs them and recomputes
     the verdict."""
 
@@ -393,12 +387,3 @@ class ConformityEvidenceAdmin(admin.ModelAdmin):
     list_filter = ("kind",)
     search_fields = ("conformity_check__offer__case__reference", "issuer", "number", "original_name", "sha256")
     list_select_related = ("conformity_check__offer__supplier", "notified_body")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -150,6 +150,14 @@ class BodyIndex:
             return exact
         return next((body for name, body in self._names if name <= words), None)
 
+    def by_exact_name(self, text: str) -> NotifiedBody | None:
+        """The body whose name or alias has exactly these identifying words (or this number), else None."""
+        text = (text or "").strip()
+        if re.fullmatch(r"\d{4}", text):
+            return self.by_number(text)
+        words = name_words(text)
+        return self._by_words.get(words) if words else None
+
 
 # --- thresholds -------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
@@ -234,9 +242,9 @@ def _legislation_name(legislation: str) -> str:
     return gettext("any EU legislation")
 
 
-def _body_notified(body: NotifiedBody, legislation: str) -> bool:
+def _body_notified(body: NotifiedBody, legislation: str, day: date | None = None) -> bool:
     if legislation in NOTIFIED_LEGISLATIONS:
-        return body.notified_for(legislation)
+        return body.notified_for(legislation, day)
     return body.is_notified
 
 
@@ -395,7 +403,9 @@ def ce_number_of(check: ConformityCheck) -> str:
     return number
 
 
-def ce_mark_finding(norm_class: NormClass, check: ConformityCheck, bodies: BodyIndex) -> Finding | None:
+def ce_mark_finding(
+    norm_class: NormClass, check: ConformityCheck, bodies: BodyIndex, day: date | None = None
+) -> Finding | None:
     """Rule 6: PPE of category III carries CE followed by the 4-digit number of a body notified for PPE (the body
     of module C2 or D). Foreign equivalents accepted under derogation carry no CE mark."""
     if _legislation(norm_class) != Legislation.PPE or norm_class.is_derogation:
@@ -423,6 +433,12 @@ def ce_mark_finding(norm_class: NormClass, check: ConformityCheck, bodies: BodyI
             gettext("CE %(number)s: this number is not in the notified bodies reference; check it in NANDO.")
             % {"number": number},
         )
+    if body.notified_for(Legislation.PPE) and not body.notified_for(Legislation.PPE, day):
+        return _danger(
+            "ce_body_notification_ended",
+            gettext("CE %(number)s: the notification of %(body)s ended on %(date)s.")
+            % {"number": number, "body": body.name, "date": _day(body.notified_until)},
+        )
     if not body.notified_for(Legislation.PPE):
         return _danger(
             "ce_body_not_notified",
@@ -432,7 +448,9 @@ def ce_mark_finding(norm_class: NormClass, check: ConformityCheck, bodies: BodyI
     return None
 
 
-def issuer_finding(norm_class: NormClass | None, evidence: ConformityEvidence, bodies: BodyIndex) -> Finding | None:
+def issuer_finding(
+    norm_class: NormClass | None, evidence: ConformityEvidence, bodies: BodyIndex, day: date | None = None
+) -> Finding | None:
     """Rules 7 and 8, the issuer: a certificate (type-examination, production control, any other certificate or
     attestation) must come from a body notified for the class's legislation. A known issuer of "voluntary
     certificates", or a body notified only under other legislation, makes it worthless. Test reports are exempt:
@@ -441,6 +459,30 @@ def issuer_finding(norm_class: NormClass | None, evidence: ConformityEvidence, b
         return None
     legislation = _legislation(norm_class) if norm_class is not None else ""
     body = evidence_body(evidence, bodies)
+    printed = bodies.by_name(evidence.issuer)
+    if printed is not None and body is not None and printed.pk != body.pk:
+        # The body picked in the list is not the one printed on the certificate.
+        return _danger(
+            "issuer_mismatch",
+            gettext("%(evidence)s is printed by %(printed)s, not by %(chosen)s chosen in the list.")
+            % {"evidence": _kind(evidence), "printed": evidence.issuer.strip(), "chosen": body},
+        )
+    if (
+        evidence.notified_body_id is None
+        and body is not None
+        and bodies.by_exact_name(evidence.issuer) is None
+        and _body_notified(body, legislation)
+    ):
+        # A name that merely contains a notified body's name ("Universal Certification Services Ltd"): a
+        # classic imitation. Only the exact name, an alias or the body chosen in the list counts.
+        return _danger(
+            "issuer_lookalike",
+            gettext(
+                "%(evidence)s from “%(issuer)s”, a name resembling the notified body %(body)s without being it: "
+                "choose the body in the list if it is really the one."
+            )
+            % {"evidence": _kind(evidence), "issuer": evidence.issuer.strip(), "body": body},
+        )
     if body is None:
         if legislation not in NOTIFIED_LEGISLATIONS:
             return None
@@ -454,9 +496,15 @@ def issuer_finding(norm_class: NormClass | None, evidence: ConformityEvidence, b
             gettext("%(evidence)s from %(issuer)s, a body not in the notified bodies reference; check it in NANDO.")
             % {"evidence": _kind(evidence), "issuer": evidence.issuer.strip()},
         )
-    if _body_notified(body, legislation):
+    if _body_notified(body, legislation, day):
         return None
     values = {"evidence": _kind(evidence), "body": _issuer_name(evidence, body)}
+    if _body_notified(body, legislation):
+        return _danger(
+            "issuer_notification_ended",
+            gettext("%(evidence)s from %(body)s, whose notification ended on %(date)s.")
+            % {**values, "date": _day(body.notified_until)},
+        )
     values["legislation"] = _legislation_name(legislation)
     if evidence.kind == EvidenceKind.OTHER_CERTIFICATE:
         reason = gettext("Voluntary certificate from %(body)s, a body not notified for %(legislation)s.")
@@ -554,7 +602,7 @@ def evidence_findings(
     norm_class: NormClass | None, check: ConformityCheck, evidence: ConformityEvidence, day: date, bodies: BodyIndex
 ) -> list[Finding]:
     findings = [
-        issuer_finding(norm_class, evidence, bodies),
+        issuer_finding(norm_class, evidence, bodies, day),
         expiry_finding(evidence, day),
         type_examination_age_finding(evidence, day),
         model_finding(check, evidence),
@@ -628,7 +676,7 @@ def assess(
         findings += [category_finding(norm_class, product), derogation_finding(norm_class, day)]
         findings += evidence_missing_findings(norm_class, requirements, evidence)
         findings += threshold_findings(norm_class, check)
-        findings.append(ce_mark_finding(norm_class, check, bodies))
+        findings.append(ce_mark_finding(norm_class, check, bodies, day))
     for item in evidence:
         findings += evidence_findings(norm_class, check, item, day, bodies)
     if norm_class is not None:

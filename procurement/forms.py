@@ -229,7 +229,7 @@ class ConformityClaimForm(BootstrapFormMixin, forms.ModelForm):
             "norm__legislation", "norm__code", "label"
         )
         for name in MEASURES:
-            self.fields[name].widget.attrs.update({"step": "0.1", "inputmode": "decimal"})
+            self.fields[name].widget.attrs.update({"step": "any", "inputmode": "decimal"})
 
     def clean_ce_number(self):
         return self.cleaned_data["ce_number"].strip().removeprefix("CE").strip()
@@ -268,6 +268,11 @@ class EvidenceForm(BootstrapFormMixin, forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.fields["notified_body"].queryset = NotifiedBody.objects.order_by("number", "name")
 
+    def has_changed(self):
+        """A document sub-form counts once something describes a document: its kind is preset from the class
+        and "by the manufacturer" ticked by default, so those alone leave it unused (and skipped)."""
+        return bool(set(self.changed_data) - {"kind", "by_manufacturer"})
+
     def clean_uploaded(self):
         uploaded = self.cleaned_data.get("uploaded")
         uploads.validate_upload(uploaded)
@@ -289,7 +294,18 @@ class EvidenceForm(BootstrapFormMixin, forms.ModelForm):
         }
 
 
-EvidenceFormSet = forms.formset_factory(EvidenceForm, extra=3, max_num=8, absolute_max=8)
+EVIDENCE_MAX = 8
+
+
+def evidence_formset(data=None, files=None, *, required_kinds=(), prefix="evidence"):
+    """One document form per piece of evidence the claimed class requires (its kind chosen), plus two. All are
+    "extra" forms, so the ones left untouched are skipped (formset initial forms would all be required)."""
+    extra = min(len(required_kinds) + 2, EVIDENCE_MAX)
+    formset_class = forms.formset_factory(EvidenceForm, extra=extra, max_num=EVIDENCE_MAX, absolute_max=EVIDENCE_MAX)
+    formset = formset_class(data, files, prefix=prefix)
+    for form, kind in zip(formset.forms, required_kinds, strict=False):
+        form.fields["kind"].initial = kind
+    return formset
 
 
 class ConformityOverrideForm(BootstrapFormMixin, forms.Form):

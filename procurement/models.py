@@ -559,6 +559,12 @@ class NotifiedBody(models.Model):
     country = models.CharField(_("country"), max_length=2, blank=True)
     legislations = models.JSONField(_("notified for"), default=list, blank=True)
     aliases = models.JSONField(_("other names"), default=list, blank=True)
+    notified_until = models.DateField(
+        _("notification ended on"),
+        null=True,
+        blank=True,
+        help_text=_("Last day of its notification (e.g. 31/12/2020 for the British bodies); empty: still notified."),
+    )
     note = models.CharField(_("note"), max_length=300, blank=True)
 
     class Meta:
@@ -576,8 +582,10 @@ class NotifiedBody(models.Model):
     def is_notified(self) -> bool:
         return bool(self.number) and bool(self.legislations)
 
-    def notified_for(self, legislation: str) -> bool:
-        return self.is_notified and legislation in self.legislations
+    def notified_for(self, legislation: str, day=None) -> bool:
+        """Notified for this legislation (on `day`, when given: a notification can end)."""
+        ended = day is not None and self.notified_until is not None and day > self.notified_until
+        return self.is_notified and legislation in self.legislations and not ended
 
 
 class ConformityCheck(models.Model):

@@ -73,7 +73,10 @@ def offers_for(*, user):
 def offer_detail_queryset(*, user):
     return offers_for(user=user).prefetch_related(
         Prefetch("rounds", queryset=NegotiationRound.objects.select_related("recorded_by")),
-        Prefetch("conformity_checks", queryset=ConformityCheck.objects.select_related("checked_by")),
+        Prefetch(
+            "conformity_checks",
+            queryset=ConformityCheck.objects.select_related("checked_by", "overridden_by").prefetch_related("evidence"),
+        ),
         Prefetch("chain", queryset=SupplyChainParty.objects.select_related("supplier", "added_by")),
         "supplier__documents",
         "supplier__offers",

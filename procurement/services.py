@@ -560,8 +560,8 @@ def conformity_override(*, check: ConformityCheck, actor, verdict: str, reason: 
     case = lock_case(check.offer.case)
     if not workflow.jurist_of(case, actor):
         raise PermissionDenied(gettext("Only a jurist may override a verdict."))
-    if actor.pk == check.checked_by_id:
-        raise PermissionDenied(gettext("The override must come from someone other than the check's author."))
+    if actor.pk == check.checked_by_id or case.is_case_buyer(actor):
+        raise PermissionDenied(gettext("The override must come from a jurist who is not a buyer of this case."))
     _ensure_status(case, "norm_check", "negotiation")
     check = ConformityCheck.objects.select_for_update().get(pk=check.pk)
     latest = ConformityCheck.objects.filter(offer_id=check.offer_id).order_by("-checked_at", "-pk").first()
@@ -572,10 +572,26 @@ def conformity_override(*, check: ConformityCheck, actor, verdict: str, reason: 
         raise ValidationError({"reason": gettext("Say why the computed verdict is replaced.")}, code="required")
     if verdict not in ConformityCheck.Verdict.values:
         raise ValidationError({"verdict": gettext("Choose a verdict.")}, code="invalid")
+    passing = verdict in ConformityCheck.PASSING
+    if passing and check.computed_verdict == ConformityCheck.Verdict.INCOMPLETE:
+        # An override weighs red flags; it does not replace missing evidence (DOMAIN.md §4).
+        raise ValidationError(
+            {"verdict": gettext("Missing evidence cannot be waived: record a new check with it.")}, code="incomplete"
+        )
+    norm_class = check.norm_class
+    if verdict == ConformityCheck.Verdict.DEROGATION:
+        if norm_class is None or not norm_class.is_derogation:
+            raise ValidationError(
+                {"verdict": gettext("Only a standard accepted under a derogation can be conform under derogation.")},
+                code="derogation",
+            )
+        check.derogation_reference = norm_class.derogation_reference
+    else:
+        check.derogation_reference = ""
     before = check.get_verdict_display()
     check.verdict = verdict
     check.overridden_by, check.overridden_at, check.override_reason = actor, now, reason
-    check.save(update_fields=["verdict", "overridden_by", "overridden_at", "override_reason"])
+    check.save(update_fields=["verdict", "derogation_reference", "overridden_by", "overridden_at", "override_reason"])
     CaseEvent.record(
         case=case,
         verb="conformity_override",

@@ -12,6 +12,7 @@ urlpatterns = [
     path("<int:pk>/etape/<str:name>/", views.case_transition, name="case_transition"),
     path("<int:pk>/offres/nouvelle/", views.offer_create, name="offer_create"),
     path("<int:pk>/verification/", views.vetting_create, name="vetting_create"),
+    path("<int:pk>/comparaison/", views.offer_comparison, name="offer_comparison"),
     path("offres/<int:pk>/", views.offer_detail, name="offer_detail"),
     path("offres/<int:pk>/chaine/ajouter/", views.chain_party_add, name="chain_party_add"),
     path("chaine/<int:pk>/retirer/", views.chain_party_remove, name="chain_party_remove"),

@@ -13,11 +13,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_fsm import ConcurrentTransition, TransitionNotAllowed
+from django_htmx.http import HttpResponseClientRedirect
 
 from accounts import roles
 from accounts.decorators import member_required, role_required
 from accounts.network import client_ip
-from procurement import conformity, flags, selectors, services, workflow
+from procurement import comparison, conformity, flags, selectors, services, workflow
 from procurement.forms import (
     AssignBuyerForm,
     CaseTitleForm,
@@ -25,7 +26,6 @@ from procurement.forms import (
     ConformityClaimForm,
     ConformityOverrideForm,
     CountersignForm,
-    EvidenceFormSet,
     JustificationForm,
     NeedLineForm,
     NegotiationRoundForm,
@@ -34,6 +34,7 @@ from procurement.forms import (
     VettingDecisionForm,
     VettingSupplierForm,
     add_service_errors,
+    evidence_formset,
 )
 from procurement.models import OPEN_STATUSES, STAGES, CaseStatus, NegotiationRound, NormClass
 from suppliers import uploads
@@ -305,6 +306,7 @@ def case_detail(request, pk):
             "offers": offers,
             "flagged_offers": [row for row in offers if row["red_flags"]] if status in OPEN_STATUSES else [],
             "norm_results": offers if status in CONFORMITY_STAGES else [],
+            "can_compare": len(offers) > 1,
             "can_override": user.is_jurist and status in CONFORMITY_STAGES,
             "vetting_decisions": case.vetting_decisions.all(),
             "can_countersign": workflow.jurist_of(case, user) and status in VETTING_STAGES,
@@ -504,6 +506,20 @@ def offer_detail(request, pk):
 
 
 @member_required
+@require_GET
+def offer_comparison(request, pk):
+    case = get_object_or_404(selectors.case_detail_queryset(user=request.user), pk=pk)
+    screenings = current_screenings_by_supplier(selectors.case_parties(case))
+    lines = []
+    columns = comparison.offer_columns(case, timezone.localdate(), screenings)
+    for line in case.need_lines.all():
+        line_columns = [column for column in columns if column["offer"].need_line_id == line.pk]
+        if line_columns:
+            lines.append({"line": line, "columns": line_columns})
+    return render(request, "procurement/offer_comparison.html", {"case": case, "lines": lines})
+
+
+@member_required
 @require_http_methods(["GET", "POST"])
 def chain_party_add(request, pk):
     offer = get_object_or_404(selectors.offers_for(user=request.user), pk=pk)
@@ -565,10 +581,11 @@ def conformity_create(request, pk):
     case = offer.case
     refused = _act_refused(request, case, CONFORMITY_STAGES)
     if refused:
-        return refused
+        return HttpResponseClientRedirect(case.get_absolute_url()) if request.htmx else refused
     data, files = _posted(request), request.FILES if request.method == "POST" else None
     # The class chosen in the form (its thresholds are shown next to the values), else the need's standard.
-    chosen = NormClass.objects.filter(pk=(data or request.GET).get("claim-norm_class") or None).first()
+    chosen_pk = (data or request.GET).get("claim-norm_class", "")
+    chosen = NormClass.objects.filter(pk=chosen_pk).first() if chosen_pk.isdigit() else None
     chosen = chosen or _default_class(offer)
     form = ConformityClaimForm(
         data,
@@ -576,7 +593,8 @@ def conformity_create(request, pk):
         prefix="claim",
         thresholds_url=reverse("procurement:conformity_create", args=[offer.pk]),
     )
-    evidence = EvidenceFormSet(data, files, prefix="evidence")
+    required = list(chosen.requirements.values_list("kind", flat=True)) if chosen else []
+    evidence = evidence_formset(data, files, required_kinds=required)
     context = {
         "case": case,
         "offer": offer,
@@ -606,7 +624,8 @@ def conformity_create(request, pk):
             )
             return redirect(case)
         if not form.errors:
-            return redirect(case)
+            # Refused (stage changed, step taken meanwhile): the case page says why.
+            return HttpResponseClientRedirect(case.get_absolute_url()) if request.htmx else redirect(case)
     if request.htmx:
         # htmx swaps only successful answers: the form comes back with its errors, as a 200.
         return render(request, "procurement/includes/conformity_fields.html", context)

@@ -57,6 +57,7 @@ VERB_LABELS = {
     "notify_supplier": _("Supplier notified"),
     "withdraw": _("Contract withdrawn"),
     "prefect_transmission": _("Transmitted to the prefect"),
+    "case_file_exported": _("Case file exported for auditors"),
 }
 
 

@@ -8,6 +8,7 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
+from accounts.admin import ReadOnlyAdminMixin
 from suppliers import services
 from suppliers.forms import SanctionsListUploadForm
 from suppliers.models import SanctionsList, SanctionsScreening, Supplier, SupplierDocument
@@ -146,7 +147,7 @@ class SanctionsListAdmin(admin.ModelAdmin):
 
 
 @admin.register(SanctionsScreening)
-class SanctionsScreeningAdmin(admin.ModelAdmin):
+class SanctionsScreeningAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Read-only: screenings are run from the supplier page and reviewed there by a jurist."""
 
     list_display = ("supplier", "sanctions_list", "screened_at", "result", "review", "reviewed_by")
@@ -159,12 +160,3 @@ class SanctionsScreeningAdmin(admin.ModelAdmin):
 
     def has_view_permission(self, request, obj=None):
         return _manages_sanctions_lists(request)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

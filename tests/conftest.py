@@ -126,6 +126,7 @@ MIGRATION_DATA = [
     ("procurement.migrations.0004_reference_prices", "seed"),
     ("procurement.migrations.0006_norms_catalogue_data", "seed"),
     ("procurement.migrations.0007_notified_bodies", "seed"),
+    ("procurement.migrations.0008_notified_until", "set_ends"),
 ]
 
 

@@ -183,13 +183,14 @@ def vet(case, offer, actor, *, decision="approved", now=None, countersign=True):
 PDF_EVIDENCE = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 
-def ppe_body(number: str = "2163") -> NotifiedBody:
+def ppe_body(number: str = "2797") -> NotifiedBody:
+    """A body notified for PPE today (seeded from the CSV sample; created if a test flushed it)."""
     body, _created = NotifiedBody.objects.get_or_create(
         number=number,
         defaults={
-            "name": "Universal Certification and Surveillance Services",
-            "country": "TR",
-            "legislations": ["ppe"],
+            "name": "BSI Group The Netherlands B.V.",
+            "country": "NL",
+            "legislations": ["ppe", "md"],
         },
     )
     return body
@@ -222,7 +223,7 @@ def _evidence(kind, **fields) -> dict:
 
 
 def check_conformity(offer, actor, *, verdict="conform", now=None):
-    """A complete FFP2 check that yields `verdict`: conform (EN 149 with notified body 2163), derogation (a
+    """A complete FFP2 check that yields `verdict`: conform (EN 149 with notified body 2797), derogation (a
     foreign equivalent), non_conform (filtration 90 %), incomplete (no test report)."""
     now = now or timezone.now()
     today = timezone.localdate(now)
@@ -230,8 +231,8 @@ def check_conformity(offer, actor, *, verdict="conform", now=None):
     claim = {
         "norm_class": NormClass.objects.get(norm__code="EN 149:2001+A1:2009", label="FFP2"),
         "model_reference": "X-100",
-        "marking": "CE 2163 NR",
-        "ce_number": "2163",
+        "marking": "CE 2797 NR",
+        "ce_number": "2797",
         "filtration": Decimal("98"),
         "inward_leakage": Decimal("6"),
     }
@@ -241,12 +242,12 @@ def check_conformity(offer, actor, *, verdict="conform", now=None):
             EvidenceKind.TYPE_EXAMINATION,
             issuer=body.name,
             notified_body=body,
-            number="2163-PPE-1234",
+            number="2797-PPE-1234",
             model_reference="X-100",
             issued_on=today - timedelta(days=365),
             expires_on=today + timedelta(days=3 * 365),
         ),
-        _evidence(EvidenceKind.PRODUCTION_CONTROL, issuer=body.name, notified_body=body, number="2163-D-77"),
+        _evidence(EvidenceKind.PRODUCTION_CONTROL, issuer=body.name, notified_body=body, number="2797-D-77"),
         _evidence(EvidenceKind.TEST_REPORT, issuer="Laboratoire d'essais"),
     ]
     if verdict == "derogation":
@@ -262,7 +263,7 @@ def check_conformity(offer, actor, *, verdict="conform", now=None):
 
 
 def conformity_form_data(offer, *, filtration="98", kinds=None) -> dict:
-    """What the conformity page posts for an EN 149 FFP2 claim by model X-100 with CE 2163, with one uploaded
+    """What the conformity page posts for an EN 149 FFP2 claim by model X-100 with CE 2797, with one uploaded
     document per kind (by default the four the class requires: then the verdict is conform)."""
     body = ppe_body()
     today = timezone.localdate()
@@ -271,8 +272,8 @@ def conformity_form_data(offer, *, filtration="98", kinds=None) -> dict:
     data = {
         "claim-norm_class": ffp2.pk,
         "claim-model_reference": "X-100",
-        "claim-marking": "CE 2163 NR",
-        "claim-ce_number": "CE 2163",
+        "claim-marking": "CE 2797 NR",
+        "claim-ce_number": "CE 2797",
         "claim-filtration": filtration,
         "claim-inward_leakage": "6",
         "claim-findings": "",

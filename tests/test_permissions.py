@@ -469,6 +469,12 @@ def _list_with_contract(w):
     return {}, {}
 
 
+def _period_with_notified_contract(w):
+    """A contract notified today: in the DECP period export by default (the current calendar year)."""
+    _contract("notified")(w)
+    return {}, {}
+
+
 def _list_with_supplier(w):
     w.objects["supplier"] = factories.SupplierFactory(
         organisation=w.org, name="Fournisseur confidentiel SAS", created_by=w.users["case_buyer"]
@@ -649,6 +655,7 @@ MATRIX: dict[str, Entry] = {
         frozenset({"case_buyer"}),
     ),
     "procurement:offer_detail": Entry("get", build_offer_detail, object_page()),
+    "procurement:offer_comparison": Entry("get", _case("negotiation"), object_page()),
     "procurement:conformity_override": Entry(
         "post",
         build_conformity_override,
@@ -696,6 +703,10 @@ MATRIX: dict[str, Entry] = {
     "contracts:list": Entry("get", _list_with_contract, read_page(), hidden=lambda w: w.contract.reference),
     "contracts:detail": Entry("get", _contract("draft"), object_page()),
     "contracts:document_download": Entry("get", build_contract_document, object_page()),
+    "contracts:decp_export": Entry("get", _contract("notified"), object_page()),
+    "contracts:decp_export_period": Entry(
+        "get", _period_with_notified_contract, read_page(), hidden=lambda w: w.contract.reference
+    ),
     # --- contracts: the contract's steps (one variant per action)
     "contracts:transition#submit_for_review": Entry(
         "post",
@@ -775,6 +786,8 @@ MATRIX: dict[str, Entry] = {
         _case_status,
         frozenset({"jurist", "director"}),
     ),
+    # --- contracts: the case file for auditors (every member of the organisation reads it)
+    "contracts:case_audit_zip": Entry("get", _case("need"), object_page()),
     # --- dashboard
     "dashboard:index": Entry("get", _list_with_case, read_page(), hidden=lambda w: w.case.reference),
     # --- Django admin (index only: see the module docstring)

@@ -33,7 +33,7 @@ def test_verdict_and_reasons_without_a_reload(page, live_server, buyer, login, a
     expect(thresholds).to_contain_text("≥ 94 %")
 
     page.locator("#id_claim-model_reference").fill("X-100")
-    page.locator("#id_claim-ce_number").fill("2163")
+    page.locator("#id_claim-ce_number").fill("2797")
     page.locator("#id_claim-filtration").fill("93.9")
     page.locator("#id_claim-inward_leakage").fill("6")
     page.locator("#id_evidence-0-kind").select_option(EvidenceKind.DECLARATION)

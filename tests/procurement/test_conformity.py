@@ -670,3 +670,43 @@ def test_a_passing_verdict_means_no_reason_against_it_and_every_figure_within_li
         assert (assessment.verdict == Verdict.DEROGATION) == norm_class.is_derogation
         assert norm_class.accepted_on(day)
         assert bool(assessment.derogation_reference) == norm_class.is_derogation
+
+
+# --- imitations and ended notifications -------------------------------------------------------------------------
+def with_type_exam(norm_class, **fields):
+    evidence = [item for item in full_evidence(norm_class) if item.kind != Kind.TYPE_EXAMINATION]
+    return evidence + [good_evidence(Kind.TYPE_EXAMINATION, **fields)]
+
+
+def test_a_name_that_only_contains_a_notified_bodys_name_is_an_imitation(catalogue):
+    ffp2 = catalogue[(EN149, "FFP2")]
+    imitation = with_type_exam(
+        ffp2, notified_body=None, issuer="Universal Certification and Surveillance Services Ltd HK"
+    )
+    assessment = run(ffp2, evidence=imitation)
+    assert assessment.verdict == Verdict.NON_CONFORM
+    assert "issuer_lookalike" in codes(assessment, "danger")
+    genuine = with_type_exam(ffp2, notified_body=None, issuer="Universal Certification and Surveillance Services")
+    assert run(ffp2, evidence=genuine).verdict == Verdict.CONFORM
+
+
+def test_the_body_chosen_in_the_list_must_be_the_one_printed(catalogue):
+    ffp2 = catalogue[(EN149, "FFP2")]
+    evidence = with_type_exam(ffp2, notified_body=PPE_BODY, issuer="ICR Polska Sp. z o.o.")
+    assessment = run(ffp2, evidence=evidence)
+    assert assessment.verdict == Verdict.NON_CONFORM
+    assert "issuer_mismatch" in codes(assessment, "danger")
+
+
+def test_a_body_whose_notification_ended_no_longer_counts(catalogue):
+    ffp2 = catalogue[(EN149, "FFP2")]
+    ended = NotifiedBody(
+        pk=9, number="0086", name="BSI Assurance UK Ltd", legislations=["ppe", "md"], notified_until=date(2020, 12, 31)
+    )
+    index = BodyIndex([*BODIES, ended])
+    evidence = [good_evidence(kind, notified_body=ended) for kind in requirements_of(ffp2)]
+    in_2020 = run(ffp2, evidence=evidence, bodies=index, ce_number="0086", day=date(2020, 6, 1))
+    assert in_2020.verdict == Verdict.CONFORM
+    later = run(ffp2, evidence=evidence, bodies=index, ce_number="0086", day=date(2021, 6, 1))
+    assert later.verdict == Verdict.NON_CONFORM
+    assert {"ce_body_notification_ended", "issuer_notification_ended"} <= set(codes(later, "danger"))

@@ -4,6 +4,7 @@ jurist's override, the case checklist and the award that refuses an offer that d
 from decimal import Decimal
 
 import pytest
+from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
@@ -180,3 +181,51 @@ class TestPages:
 def test_decimal_values_of_the_catalogue_are_exact(db):
     ffp2 = NormClass.objects.get(norm__code="EN 149:2001+A1:2009", label="FFP2")
     assert (ffp2.filtration_min, ffp2.inward_leakage_max) == (Decimal("94"), Decimal("11"))
+
+
+@pytest.mark.django_db
+class TestReviewFixes:
+    def test_the_page_offers_one_document_per_required_kind(self, client, buyer, norm_case):
+        offer = norm_case.offers.get()
+        client.force_login(buyer)
+        page = client.get(reverse("procurement:conformity_create", args=[offer.pk]))
+        formset = page.context["evidence_formset"]
+        kinds = [form.fields["kind"].initial for form in formset.forms]
+        ffp2 = NormClass.objects.get(norm__code="EN 149:2001+A1:2009", label="FFP2")
+        required = sorted(ffp2.requirements.values_list("kind", flat=True))
+        assert sorted(kind for kind in kinds if kind) == required
+        assert len(formset.forms) == len(required) + 2
+
+    def test_a_bad_class_in_the_address_is_ignored(self, client, buyer, norm_case):
+        offer = norm_case.offers.get()
+        client.force_login(buyer)
+        url = reverse("procurement:conformity_create", args=[offer.pk])
+        assert client.get(url, {"claim-norm_class": "abc"}).status_code == 200
+
+    def test_an_htmx_post_refused_at_this_stage_redirects_the_browser(self, client, buyer):
+        case = make_case(buyer, "contract")
+        offer = case.offers.get()
+        client.force_login(buyer)
+        response = client.post(
+            reverse("procurement:conformity_create", args=[offer.pk]),
+            conformity_form_data(offer),
+            headers={"HX-Request": "true"},
+        )
+        assert response["HX-Redirect"] == case.get_absolute_url()
+
+    def test_an_override_cannot_waive_missing_evidence_or_invent_a_derogation(self, buyer, jurist, norm_case):
+        incomplete = check_conformity(norm_case.offers.get(), buyer, verdict=Verdict.INCOMPLETE)
+        with pytest.raises(ValidationError):
+            services.conformity_override(check=incomplete, actor=jurist, verdict=Verdict.CONFORM, reason="Vu.")
+        non_conform = check_conformity(norm_case.offers.get(), buyer, verdict=Verdict.NON_CONFORM)
+        with pytest.raises(ValidationError):
+            services.conformity_override(check=non_conform, actor=jurist, verdict=Verdict.DEROGATION, reason="Vu.")
+        non_conform.refresh_from_db()
+        assert not non_conform.is_overridden
+
+    def test_a_jurist_buying_on_the_case_cannot_override(self, buyer, jurist, norm_case):
+        check = check_conformity(norm_case.offers.get(), buyer, verdict=Verdict.NON_CONFORM)
+        jurist.groups.add(Group.objects.get(name="buyer"))
+        services.case_assign_buyer(case=norm_case, actor=buyer, buyer=jurist)
+        with pytest.raises(PermissionDenied):
+            services.conformity_override(check=check, actor=jurist, verdict=Verdict.CONFORM, reason="Vu.")

@@ -10,7 +10,6 @@ import io
 import json
 import random
 import string
-import time
 import unicodedata
 from datetime import timedelta
 from pathlib import Path
@@ -146,12 +145,12 @@ def test_the_demo_trader_is_flagged_by_the_french_sample_only():
     assert EU_MATCHER.search("Atlas Négoce International") == []
 
 
-def test_screening_one_name_against_20000_entries_is_well_under_50_ms():
+def test_every_disguised_listed_name_is_found_among_20000_entries():
+    """Quality at full size; the timings are `make bench`'s business, not a unit test's."""
     from benchmarks.sanctions import run
 
     figures = run(entries=20_000, names=40, out=io.StringIO())
     assert figures["hits_found"] == figures["hits"]
-    assert figures["p95_ms"] < 50
 
 
 # --- normalisation ----------------------------------------------------------------------------------
@@ -364,15 +363,12 @@ def eu_xml_of(entries) -> bytes:
 
 
 @pytest.mark.slow
-def test_a_20000_entry_list_imports_in_seconds(db):
+def test_a_20000_entry_list_imports_whole(db):
     from benchmarks.sanctions import synthetic_list
 
     data = eu_xml_of(synthetic_list(20_000, seed=3))
-    started = time.perf_counter()
     imported = services.sanctions_import(data=data)
-    elapsed = time.perf_counter() - started
     assert imported.entry_count == SanctionsEntry.objects.filter(sanctions_list=imported).count() == 20_000
-    assert elapsed < 20, f"import took {elapsed:.1f} s"
 
 
 def test_the_command_imports_a_list_once(db, capsys):

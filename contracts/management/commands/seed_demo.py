@@ -703,7 +703,7 @@ class Command(BaseCommand):
                 "start": now - timedelta(hours=8),
                 "line": (Product.FFP2, 500_000, "masques", CPV.PROTECTIVE_GEAR, Decimal("0.4500")),
                 "offers": [
-                    ("maker", "Yikang YK-9502, FFP2 NR (EN 149), CE 2163", Decimal("0.4200")),
+                    ("maker", "Yikang YK-9502, FFP2 NR (EN 149), CE 2797", Decimal("0.4200")),
                     ("urssaf_expired", "Masques FFP2 NR marque distributeur", Decimal("0.5100")),
                 ],
             },
@@ -919,7 +919,7 @@ class Command(BaseCommand):
             limit = getattr(norm_class, threshold)
             if limit is not None:
                 claim[measure] = limit + margin
-        body = NotifiedBody.objects.filter(number="2163").first() if norm_class.norm.legislation == "ppe" else None
+        body = NotifiedBody.objects.filter(number="2797").first() if norm_class.norm.legislation == "ppe" else None
         if body is not None:
             claim["ce_number"] = body.number
         day = timezone.localdate(moment)
