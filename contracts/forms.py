@@ -67,6 +67,18 @@ class PrefectTransmissionForm(BootstrapFormMixin, forms.Form):
         return day
 
 
+class AwardNoticeForm(PrefectTransmissionForm):
+    day = forms.DateField(
+        label=_("Date the award notice was published"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+
+class DecpPublicationForm(PrefectTransmissionForm):
+    day = forms.DateField(
+        label=_("Date the essential data (DECP) were published"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+
 class CaseCancelForm(CommentForm):
     confirm = forms.BooleanField(
         label=_("I confirm the cancellation: the case's open contracts will be withdrawn."), required=True

@@ -77,6 +77,8 @@ class Contract(ConcurrentTransitionMixin, models.Model):
         "SignatureDelegation", on_delete=models.PROTECT, null=True, blank=True, related_name="contracts"
     )
     prefect_transmitted_on = models.DateField(_("transmitted to the prefect on"), null=True, blank=True)
+    award_notice_published_on = models.DateField(_("award notice published on"), null=True, blank=True)
+    decp_published_on = models.DateField(_("essential data (DECP) published on"), null=True, blank=True)
     notified_at = models.DateTimeField(_("notified to the supplier at"), null=True, blank=True)
 
     objects = ContractQuerySet.as_manager()

@@ -12,7 +12,7 @@ from django_fsm import TransitionNotAllowed
 
 from accounts import roles
 from accounts.selectors import members_with_role
-from contracts import workflow
+from contracts import obligations, workflow
 from contracts.models import OPEN_CONTRACT_STATUSES, Contract, ContractDocument
 from notifications.services import enqueue_on_commit, notify
 from procurement import workflow as case_workflow
@@ -332,6 +332,40 @@ def contract_record_prefect_transmission(*, contract: Contract, actor, day, ip=N
         case=locked.case, contract=locked, verb="prefect_transmission", actor=actor, comment=str(day), ip=ip, now=now
     )
     return locked
+
+
+def _record_publication(*, contract: Contract, actor, day, field: str, verb: str, ip=None, now=None) -> Contract:
+    now = now or timezone.now()
+    locked = _lock(contract)
+    if not workflow.contract_buyer(locked, actor):
+        raise PermissionDenied(gettext("Only a buyer of this case may do this."))
+    owed = {o.code for o in obligations.contract_obligations(locked, timezone.localdate(now))}
+    if {"award_notice_published_on": "award_notice", "decp_published_on": "decp"}[field] not in owed:
+        raise TransitionNotAllowed(gettext("This contract does not owe this publication (amount or stage)."))
+    if day < timezone.localdate(locked.signed_at):
+        raise ValidationError(gettext("The publication cannot precede the signature."))
+    if getattr(locked, field) is not None:
+        raise case_workflow.Conflict
+    setattr(locked, field, day)
+    locked.save(update_fields=[field])
+    CaseEvent.record(case=locked.case, contract=locked, verb=verb, actor=actor, comment=str(day), ip=ip, now=now)
+    return locked
+
+
+@transaction.atomic
+def contract_record_award_notice(*, contract: Contract, actor, day, ip=None, now=None) -> Contract:
+    """The award notice was published (at or above the EU threshold, within 30 days of signature)."""
+    return _record_publication(
+        contract=contract, actor=actor, day=day, field="award_notice_published_on", verb="award_notice", ip=ip, now=now
+    )
+
+
+@transaction.atomic
+def contract_record_decp_publication(*, contract: Contract, actor, day, ip=None, now=None) -> Contract:
+    """The essential data (DECP) were published (from 40 000 €, within two months of notification)."""
+    return _record_publication(
+        contract=contract, actor=actor, day=day, field="decp_published_on", verb="decp_published", ip=ip, now=now
+    )
 
 
 @transaction.atomic

@@ -20,14 +20,16 @@ from django_htmx.http import HttpResponseClientRefresh
 
 from accounts.decorators import member_required
 from accounts.network import client_ip
-from contracts import audit, clauses, decp, selectors, services, workflow
+from contracts import audit, clauses, decp, obligations, selectors, services, workflow
 from contracts.forms import (
     AmendForm,
     ApproveForm,
     AwardForm,
+    AwardNoticeForm,
     CaseCancelForm,
     CommentForm,
     DecpPeriodForm,
+    DecpPublicationForm,
     PrefectTransmissionForm,
     SignForm,
 )
@@ -68,6 +70,14 @@ ACTIONS: dict[str, Action] = {
         services.contract_record_prefect_transmission,
         PrefectTransmissionForm,
         _("The transmission to the prefect is recorded."),
+    ),
+    "award_notice": Action(
+        services.contract_record_award_notice, AwardNoticeForm, _("The publication of the award notice is recorded.")
+    ),
+    "decp_published": Action(
+        services.contract_record_decp_publication,
+        DecpPublicationForm,
+        _("The publication of the essential data is recorded."),
     ),
     "notify_supplier": Action(
         services.contract_notify_supplier, None, _("The notification to the supplier is recorded.")
@@ -130,6 +140,11 @@ def _available_actions(contract, user) -> dict[str, dict]:
         actions["amend"] = {"blockers": []}
     if is_buyer and contract.status == ContractStatus.SIGNED and contract.prefect_transmitted_on is None:
         actions["prefect"] = {"blockers": []}
+    if is_buyer:
+        pending = {o.code for o in obligations.contract_obligations(contract, timezone.localdate()) if not o.done_on}
+        for code, name in (("award_notice", "award_notice"), ("decp", "decp_published")):
+            if code in pending:
+                actions[name] = {"blockers": []}
     return actions
 
 
@@ -153,6 +168,8 @@ def _detail_context(request, contract, bound: dict[str, forms.Form] | None = Non
         ),
         "sign": lambda: SignForm(prefix="sign"),
         "prefect": lambda: PrefectTransmissionForm(prefix="prefect"),
+        "award_notice": lambda: AwardNoticeForm(prefix="award_notice"),
+        "decp_published": lambda: DecpPublicationForm(prefix="decp_published"),
     }
     if "approve" in actions:
         actions["approve"]["clauses"] = clauses.clause_rows(contract, timezone.localdate())
@@ -175,7 +192,16 @@ def _detail_context(request, contract, bound: dict[str, forms.Form] | None = Non
         ],
         "actions": actions,
         "decp_publishable": decp.is_publishable(contract),
+        "obligations": _obligation_rows(contract),
     }
+
+
+def _obligation_rows(contract) -> list[dict]:
+    today = timezone.localdate()
+    return [
+        {"obligation": obligation, "state": obligation.state(today)}
+        for obligation in obligations.contract_obligations(contract, today)
+    ]
 
 
 @member_required

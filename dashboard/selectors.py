@@ -10,6 +10,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from contracts.models import SIGNED_STATUSES, Contract, ContractStatus
+from contracts.obligations import contract_obligations, threshold_table
 from procurement.models import OPEN_STATUSES, CaseStatus, NeedLine, PurchaseCase
 
 ZERO = Decimal("0")
@@ -85,8 +86,35 @@ def amounts(*, organisation_id) -> dict[str, Decimal | int]:
     return figures
 
 
+@dataclass(frozen=True)
+class PendingObligation:
+    contract: Contract
+    obligation: object
+    state: str
+
+
+def pending_obligations(*, organisation_id, today, limit: int | None = None) -> tuple[list[PendingObligation], int]:
+    """Obligations of signed contracts not yet fulfilled, overdue first then by due date (three queries)."""
+    contracts = (
+        Contract.objects.for_organisation(organisation_id)
+        .filter(signed_at__isnull=False)
+        .exclude(status=ContractStatus.WITHDRAWN)
+        .select_related("case", "offer__supplier")
+        .prefetch_related("offer__supplier__documents")
+    )
+    amount_on = threshold_table()
+    rows = [
+        PendingObligation(contract, obligation, obligation.state(today))
+        for contract in contracts
+        for obligation in contract_obligations(contract, today, amount_on)
+        if obligation.done_on is None
+    ]
+    rows.sort(key=lambda row: (row.state != "overdue", row.obligation.due))
+    return rows[:limit] if limit else rows, len(rows)
+
+
 def dashboard_for(*, user, now=None) -> dict:
-    """Everything the dashboard shows, for the user's organisation (five queries)."""
+    """Everything the dashboard shows, for the user's organisation (a constant number of queries)."""
     organisation_id = user.organisation_id
     stages, total = cases_per_stage(organisation_id=organisation_id)
     overdue, overdue_total = overdue_cases(organisation_id=organisation_id, now=now)
@@ -96,4 +124,9 @@ def dashboard_for(*, user, now=None) -> dict:
         "overdue": overdue,
         "overdue_total": overdue_total,
         "amounts": amounts(organisation_id=organisation_id),
+        "obligations": pending_obligations(
+            organisation_id=organisation_id,
+            today=timezone.localdate(now) if now else timezone.localdate(),
+            limit=settings.DASHBOARD_LIST_SIZE,
+        )[0],
     }

@@ -58,6 +58,8 @@ VERB_LABELS = {
     "withdraw": _("Contract withdrawn"),
     "prefect_transmission": _("Transmitted to the prefect"),
     "case_file_exported": _("Case file exported for auditors"),
+    "award_notice": _("Award notice published"),
+    "decp_published": _("Essential data (DECP) published"),
 }
 
 

@@ -423,6 +423,15 @@ def _terms_version(w):
     return Contract.objects.get(pk=w.contract.pk).terms_version
 
 
+def build_award_notice(w):
+    _delegate_director(w)
+    # 1 000 000 × 0.85 €: above the EU threshold, so the award notice is owed.
+    w.objects["contract"] = make_contract(
+        w.users["case_buyer"], "signed", jurist=w.users["jurist"], signer=w.users["director"], quantity=1_000_000
+    )
+    return {"pk": w.contract.pk, "action": "award_notice"}, {"award_notice-day": _date(timezone.localdate())}
+
+
 def _prefect_day(w):
     return Contract.objects.get(pk=w.contract.pk).prefect_transmitted_on
 
@@ -749,6 +758,20 @@ MATRIX: dict[str, Entry] = {
         _contract_action("signed", "prefect", lambda w: {"prefect-day": _date(timezone.localdate())}),
         only(["case_buyer"]),
         _prefect_day,
+        frozenset({"case_buyer"}),
+    ),
+    "contracts:transition#award_notice": Entry(
+        "post",
+        build_award_notice,
+        only(["case_buyer"]),
+        lambda w: Contract.objects.get(pk=w.contract.pk).award_notice_published_on,
+        frozenset({"case_buyer"}),
+    ),
+    "contracts:transition#decp_published": Entry(
+        "post",
+        _contract_action("notified", "decp_published", lambda w: {"decp_published-day": _date(timezone.localdate())}),
+        only(["case_buyer"]),
+        lambda w: Contract.objects.get(pk=w.contract.pk).decp_published_on,
         frozenset({"case_buyer"}),
     ),
     "contracts:transition#notify_supplier": Entry(
