@@ -78,6 +78,20 @@ def test_seed_demo_twice_tells_the_stories_once():
             assert handle.read(5) == b"%PDF-"
     verdicts = set(ConformityCheck.objects.filter(offer__case=case).values_list("verdict", flat=True))
     assert {"derogation", "non_conform", "conform"} <= verdicts
+    # The KN95 offer passes under the 2020 derogation, with its legal reference; the "voluntary certificate"
+    # offer does not, and the reason names the issuer.
+    kn95 = ConformityCheck.objects.get(offer__case=case, offer__supplier__name__startswith="Shenzhen Yikang")
+    assert kn95.verdict == "derogation"
+    assert "2020/403" in kn95.derogation_reference
+    voluntary = ConformityCheck.objects.get(offer__case=case, offer__supplier__name__startswith="Guangzhou Hengda")
+    assert voluntary.verdict == "non_conform"
+    assert any("ICR Polska" in reason["reason"] for reason in voluntary.reasons if reason["level"] == "danger")
+    # The trader matches the sample register; the jurist confirmed it.
+    trader = Supplier.objects.get(organisation=sud, name="Atlas Négoce International")
+    assert trader.screenings.filter(review="confirmed").exists()
+    # The cargo's chain: factory, forwarder, carrier.
+    iir = case.offers.get(supplier__name="Transit Sud Logistique")
+    assert [party.role for party in iir.chain.all()] == ["manufacturer", "forwarder", "carrier"]
     decisions = set(case.vetting_decisions.values_list("decision", flat=True))
     assert decisions == {"approved", "reserved", "rejected"}
 
@@ -88,6 +102,14 @@ def test_seed_demo_twice_tells_the_stories_once():
     )
     assert live.overdue().exists()
     assert Contract.objects.filter(case__in=live, status="legal_review").exists()
+    # The gloves case waits for vetting, with the expired URSSAF certificate, the sanctions hit and the price flag.
+    gloves = live.get(title="Gants d'examen nitrile — EHPAD")
+    assert gloves.status == "vetting"
+    assert sorted(gloves.offers.values_list("supplier__name", flat=True)) == [
+        "Atlas Négoce International",
+        "Méditerranée Hygiène Distribution",
+        "Transit Sud Logistique",
+    ]
     assert PurchaseCase.objects.filter(organisation=var).exists()
 
     for username, role in [("acheteur", "buyer"), ("juriste", "jurist"), ("directeur", "director"), ("admin", "admin")]:
