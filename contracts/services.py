@@ -13,7 +13,7 @@ from django_fsm import TransitionNotAllowed
 from accounts import roles
 from accounts.selectors import members_with_role
 from contracts import obligations, workflow
-from contracts.models import OPEN_CONTRACT_STATUSES, Contract, ContractDocument
+from contracts.models import OPEN_CONTRACT_STATUSES, Contract, ContractDocument, SignatureDelegation
 from notifications.services import enqueue_on_commit, notify
 from procurement import workflow as case_workflow
 from procurement.models import CaseEvent, Offer, PurchaseCase
@@ -232,6 +232,21 @@ def contract_approve(
         recipients=locked.case.purchasing_team(),
         verb="contract_approved",
         text=gettext("Contract %(ref)s approved by the legal team.") % {"ref": locked.reference},
+        url=locked.get_absolute_url(),
+        now=now,
+    )
+    day = timezone.localdate(now)
+    signatories = [
+        delegation.delegate
+        for delegation in SignatureDelegation.objects.filter(organisation_id=locked.organisation_id).select_related(
+            "delegate"
+        )
+        if delegation.covers(day=day, amount=locked.amount_ht)
+    ]
+    notify(
+        recipients=signatories,
+        verb="contract_to_sign",
+        text=gettext("Contract %(ref)s is approved and awaits your signature.") % {"ref": locked.reference},
         url=locked.get_absolute_url(),
         now=now,
     )

@@ -529,8 +529,18 @@ def test_purchasing_team_is_notified(
         (buyer.pk, "sent"),
         (buyer2.pk, "sent"),
     }
-    assert sorted(m.to[0] for m in mail.outbox) == sorted([buyer.email, buyer2.email])
+    team = {buyer.email, buyer2.email}
+    assert sorted(m.to[0] for m in mail.outbox if m.to[0] in team) == sorted(team)
     assert all(contract.reference in m.subject for m in mail.outbox)
+
+
+@pytest.mark.django_db
+def test_approval_tells_the_signatories_it_awaits_their_signature(build, jurist, director, delegation):
+    contract = build("legal_review")
+    _approve(contract, jurist)
+    [row] = Notification.objects.filter(verb="contract_to_sign")
+    assert row.recipient == director
+    assert contract.reference in row.text
 
 
 @pytest.mark.django_db
