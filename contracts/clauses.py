@@ -16,11 +16,6 @@ def _money(value) -> str:
     return number_format(value, decimal_pos=2, force_grouping=True)
 
 
-def _terms(contract):
-    offer = contract.offer
-    return offer.final_round or offer.latest_round or offer
-
-
 def _day(value) -> str:
     return date_format(value, "SHORT_DATE_FORMAT") if value else "—"
 
@@ -29,7 +24,7 @@ def clause_rows(contract, today: date) -> list[dict]:
     """One row per clause of CLAUSES, in order: key, label, the data checked, ok (None: nothing to compute)."""
     case, offer, supplier = contract.case, contract.offer, contract.supplier
     organisation = case.organisation
-    terms = _terms(contract)
+    terms = offer.current_terms
     justification = getattr(case, "justification", None)
     check = offer.latest_check
     delegations = [

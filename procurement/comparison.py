@@ -20,17 +20,12 @@ TERMS = [
 ]
 
 
-def _terms(offer):
-    """The terms that count: the final round, else the latest one, else the offer as received."""
-    return offer.final_round or offer.latest_round or offer
-
-
 def offer_columns(case, today, screenings) -> list[dict]:
     """One column per offer of the case, grouped by need line, with its terms, verdict and red flags."""
     references = flags.reference_prices()
     columns = []
     for offer in case.offers.all():
-        terms = _terms(offer)
+        terms = offer.current_terms
         check = offer.latest_check
         columns.append(
             {

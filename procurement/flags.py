@@ -38,10 +38,6 @@ def _money(value: Decimal) -> str:
     return number_format(value, decimal_pos=2, force_grouping=True)
 
 
-def _terms(offer: Offer):
-    return offer.final_round or offer.latest_round or offer
-
-
 def reference_prices() -> dict[str, list[ReferencePrice]]:
     """Every reference price by product, newest first (a small table, read once per page)."""
     table: dict[str, list[ReferencePrice]] = {}
@@ -77,7 +73,7 @@ def price_flag(offer: Offer, references: dict[str, list[ReferencePrice]]) -> Red
 
 
 def prepayment_flag(offer: Offer) -> RedFlag | None:
-    if _terms(offer).advance_rate >= 1:
+    if offer.current_terms.advance_rate >= 1:
         return RedFlag(
             "full_prepayment",
             gettext("The supplier demands 100 % prepayment: public money would leave before any delivery."),

@@ -324,9 +324,13 @@ class Offer(models.Model):
         return checks[-1] if checks else None
 
     @property
+    def current_terms(self):
+        """The terms that count: the final round, else the latest one, else the offer as received."""
+        return self.final_round or self.latest_round or self
+
+    @property
     def agreed_unit_price(self) -> Decimal:
-        terms = self.final_round or self.latest_round
-        return terms.unit_price if terms else self.unit_price
+        return self.current_terms.unit_price
 
     def is_conform(self) -> bool:
         check = self.latest_check

@@ -119,20 +119,8 @@ def latest_lists() -> list[SanctionsList]:
 
 def current_screenings(supplier: Supplier) -> list[SanctionsScreening]:
     """The supplier's latest screening against the latest version of each list (none for a list it was never
-    screened against), in source order. One query."""
-    latest_screening = (
-        SanctionsScreening.objects.filter(
-            supplier_id=OuterRef("supplier_id"), sanctions_list_id=OuterRef("sanctions_list_id")
-        )
-        .order_by("-screened_at", "-pk")
-        .values("pk")[:1]
-    )
-    screenings = SanctionsScreening.objects.filter(
-        supplier=supplier,
-        sanctions_list_id=Subquery(_latest_list_of_source(OuterRef("sanctions_list__source"))),
-        pk=Subquery(latest_screening),
-    ).select_related("sanctions_list", "screened_by", "reviewed_by")
-    return sorted(screenings, key=lambda screening: _source_rank(screening.sanctions_list.source))
+    screened against), in source order."""
+    return current_screenings_by_supplier([supplier.pk]).get(supplier.pk, [])
 
 
 def screening_history(supplier: Supplier):
@@ -199,7 +187,7 @@ def current_screenings_by_supplier(supplier_ids) -> dict[int, list[SanctionsScre
             supplier_id__in=set(supplier_ids),
             sanctions_list_id=Subquery(_latest_list_of_source(OuterRef("sanctions_list__source"))),
         )
-        .select_related("sanctions_list", "reviewed_by")
+        .select_related("sanctions_list", "screened_by", "reviewed_by")
         .order_by("supplier_id", "sanctions_list_id", "-screened_at", "-pk")
     )
     current: dict[int, list[SanctionsScreening]] = {}
