@@ -8,18 +8,17 @@ What is published (DOMAIN.md §6): a contract is exported when it was notified t
 notification is at least the DECP threshold in force on the notification date (`Threshold` "decp",
 40 000 € HT since 2019). Withdrawn, draft, approved or signed-but-not-notified contracts are never exported.
 
-Published data are never edited: the record states the terms as notified; a change of the amount after
-notification (kept by the contract's history) is appended to `modifications`, never written over `montant`.
-The current workflow refuses amendments after notification (`contract_amend` only accepts draft or approved
-contracts), so in practice `modifications` is absent: the schema requires at least one item when present.
+Published data are never edited: the record states the terms as notified; each modification (avenant,
+`ContractModification`, append-only) is listed in `modifications` in the order of notification, never written
+over `montant`. Without modification the key is absent (the schema requires at least one item when present).
 """
 
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from django.utils import timezone
 
-from contracts.models import CENT, Contract
+from contracts.models import Contract
 from procurement.models import SupplyChainParty, Threshold
 from suppliers.identity import EU_COUNTRIES, SIRET_COUNTRIES
 
@@ -86,30 +85,15 @@ def _origins(offer) -> dict:
     return {"origineUE": 1.0 if european else 0.0, "origineFrance": 1.0 if france else 0.0}
 
 
-def _initial_and_changes(contract: Contract) -> tuple[Decimal, list]:
-    """The amount as notified, and the history rows after notification that changed it (in order)."""
-    rows = list(contract.history.order_by("history_id"))
-    notified = [i for i, row in enumerate(rows) if row.notified_at is not None]
-    if not notified:
-        return contract.amount_ht, []
-    first = notified[0]
-    amount = _amount(rows[first].quantity, rows[first].unit_price)
-    initial, changes, last = amount, [], amount
-    for row in rows[first + 1 :]:
-        amount = _amount(row.quantity, row.unit_price)
-        if amount != last:
-            changes.append((row, amount))
-            last = amount
-    return initial, changes
-
-
-def _amount(quantity, unit_price) -> Decimal:
-    return (unit_price * quantity).quantize(CENT, ROUND_HALF_UP)
+def _modifications(contract: Contract) -> list:
+    # Prefetched by `with_related`; ordered by number (the order of notification).
+    return sorted(contract.modifications.all(), key=lambda m: m.number)
 
 
 def notified_amount(contract: Contract) -> Decimal:
-    """The amount excl. VAT the supplier was notified of (the published one)."""
-    return _initial_and_changes(contract)[0]
+    """The amount excl. VAT the supplier was notified of (the published one): before any modification."""
+    modifications = _modifications(contract)
+    return modifications[0].previous_amount_ht if modifications else contract.amount_ht
 
 
 def is_publishable(contract: Contract) -> bool:
@@ -137,7 +121,8 @@ def contract_record(contract: Contract, *, published_on: date | None = None) -> 
     last_delivery = terms.delivery_date if terms is not None else offer.delivery_date
     notified_on = timezone.localdate(contract.notified_at)
     published_on = published_on or notified_on
-    amount, changes = _initial_and_changes(contract)
+    amount = notified_amount(contract)
+    modifications = _modifications(contract)
     objet = case.title
     if need_line.description:
         objet = f"{objet} — {need_line.description}"
@@ -172,17 +157,17 @@ def contract_record(contract: Contract, *, published_on: date | None = None) -> 
         "considerationsEnvironnementales": {"considerationEnvironnementale": ["Pas de considération environnementale"]},
         **_origins(offer),
     }
-    if changes:
+    if modifications:
         record["modifications"] = [
             {
                 "modification": {
-                    "id": number,
-                    "montant": _number(new_amount),
-                    "dateNotificationModification": timezone.localdate(row.history_date).isoformat(),
-                    "datePublicationDonneesModification": timezone.localdate(row.history_date).isoformat(),
+                    "id": modification.number,
+                    "montant": _number(modification.amount_ht),
+                    "dateNotificationModification": modification.notified_on.isoformat(),
+                    "datePublicationDonneesModification": max(modification.notified_on, published_on).isoformat(),
                 }
             }
-            for number, (row, new_amount) in enumerate(changes, start=1)
+            for modification in modifications
         ]
     return record
 
@@ -203,7 +188,7 @@ def export(contracts, *, published_on: date | None = None) -> dict:
 def with_related(queryset):
     """The joins the builders read, for a queryset of contracts."""
     return queryset.select_related("case__organisation", "offer__supplier", "offer__need_line").prefetch_related(
-        "offer__rounds", "offer__need_line__offers", "offer__chain__supplier"
+        "offer__rounds", "offer__need_line__offers", "offer__chain__supplier", "modifications"
     )
 
 

@@ -37,6 +37,15 @@ class ApproveForm(BootstrapFormMixin, forms.Form):
     rendered_sha256 = forms.CharField(widget=forms.HiddenInput, max_length=64, min_length=64)
 
 
+class SubmitForm(BootstrapFormMixin, forms.Form):
+    """Submission of the version the buyer previewed, bound to its SHA-256."""
+
+    rendered_sha256 = forms.CharField(widget=forms.HiddenInput, max_length=64, min_length=64)
+    confirm = forms.BooleanField(
+        label=_("I have read this version in the preview and submit it to the legal team."), required=True
+    )
+
+
 class AmendForm(BootstrapFormMixin, forms.Form):
     quantity = forms.IntegerField(label=_("Quantity"), min_value=1)
     unit_price = forms.DecimalField(
@@ -44,6 +53,26 @@ class AmendForm(BootstrapFormMixin, forms.Form):
     )
     comment = forms.CharField(
         label=_("Reason for the change"), widget=forms.Textarea(attrs={"rows": 2}), max_length=2000
+    )
+    terms_version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+
+
+class ModifyForm(BootstrapFormMixin, forms.Form):
+    """A modification (avenant) of a notified contract: the new terms, why, and when it was notified."""
+
+    quantity = forms.IntegerField(label=_("New quantity"), min_value=1)
+    unit_price = forms.DecimalField(
+        label=_("New unit price excl. VAT (€)"), max_digits=12, decimal_places=4, min_value=Decimal("0.0001")
+    )
+    notified_on = forms.DateField(
+        label=_("Date the modification was notified to the supplier"),
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    reason = forms.CharField(
+        label=_("Reason for the modification"),
+        widget=forms.Textarea(attrs={"rows": 2}),
+        max_length=2000,
+        help_text=_("Recorded in the audit log; the essential data (DECP) list the modification, never overwrite."),
     )
     terms_version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
 

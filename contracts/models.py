@@ -252,3 +252,92 @@ class SignatureDelegation(models.Model):
 
     def covers(self, *, day, amount) -> bool:
         return self.valid_from <= day <= self.valid_until and amount <= self.amount_ceiling
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise PermissionError("Contract modifications are append-only.")
+
+    def delete(self):
+        raise PermissionError("Contract modifications are append-only.")
+
+
+class ContractModification(models.Model):
+    """A modification of a notified contract (avenant, R2194-1 and following): appended, never edited.
+
+    The contract carries the current terms; each modification keeps the terms before and after, so the
+    published essential data (DECP) state the notified amount and append the modifications in order."""
+
+    contract = models.ForeignKey(Contract, on_delete=models.PROTECT, related_name="modifications")
+    number = models.PositiveSmallIntegerField(_("number"))
+    previous_quantity = models.PositiveBigIntegerField(_("previous quantity"))
+    previous_unit_price = models.DecimalField(_("previous unit price excl. VAT (€)"), max_digits=12, decimal_places=4)
+    quantity = models.PositiveBigIntegerField(_("new quantity"))
+    unit_price = models.DecimalField(_("new unit price excl. VAT (€)"), max_digits=12, decimal_places=4)
+    reason = models.TextField(_("reason"))
+    notified_on = models.DateField(_("notified to the supplier on"))
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(_("recorded at"))
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["number"]
+        verbose_name = _("contract modification")
+        verbose_name_plural = _("contract modifications")
+        constraints = [
+            models.UniqueConstraint(fields=["contract", "number"], name="contractmodification_unique_number")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contract} — modification {self.number}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise PermissionError("Contract modifications are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError("Contract modifications are append-only.")
+
+    @property
+    def previous_amount_ht(self) -> Decimal:
+        return (self.previous_unit_price * self.previous_quantity).quantize(CENT, ROUND_HALF_UP)
+
+    @property
+    def amount_ht(self) -> Decimal:
+        return (self.unit_price * self.quantity).quantize(CENT, ROUND_HALF_UP)
+
+
+class SignedDocument(models.Model):
+    """The signed PDF (PAdES) of a signed contract: an outbox row until the worker stores the signed file.
+
+    Created at signature when the deployment configures a signing certificate; the worker seals the
+    approved version with it. The signed file's own SHA-256 is kept beside the source version's."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("being signed")
+        SIGNED = "signed", _("ready")
+        FAILED = "failed", _("failed")
+
+    contract = models.OneToOneField(Contract, on_delete=models.PROTECT, related_name="signed_document")
+    source = models.ForeignKey(ContractDocument, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    file = models.FileField(upload_to="contracts/", max_length=200, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+    size = models.PositiveIntegerField(default=0)
+    signer_name = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField()
+    signed_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        verbose_name = _("signed contract document")
+        verbose_name_plural = _("signed contract documents")
+
+    def __str__(self) -> str:
+        return f"{self.contract} (PAdES)"
+
+    def get_download_url(self) -> str:
+        return reverse("contracts:signed_download", args=[self.pk])

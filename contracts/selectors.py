@@ -1,6 +1,6 @@
 from django.db.models import Prefetch
 
-from contracts.models import Contract, ContractDocument
+from contracts.models import Contract, ContractDocument, SignedDocument
 
 
 def contracts_for(*, user):
@@ -28,6 +28,15 @@ def contracts_for(*, user):
 
 def documents_for(*, user):
     return ContractDocument.objects.filter(contract__in=contracts_for(user=user)).select_related("contract")
+
+
+def signed_documents_for(*, user):
+    return SignedDocument.objects.filter(contract__in=contracts_for(user=user)).select_related("contract", "source")
+
+
+def signed_document(contract: Contract) -> SignedDocument | None:
+    """The signed PDF (PAdES) of the contract, if one was requested at signature."""
+    return SignedDocument.objects.filter(contract=contract).select_related("source").first()
 
 
 def contract_list(*, user, status: str | None = None):

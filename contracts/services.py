@@ -13,7 +13,14 @@ from django_fsm import TransitionNotAllowed
 from accounts import roles
 from accounts.selectors import members_with_role
 from contracts import obligations, workflow
-from contracts.models import OPEN_CONTRACT_STATUSES, Contract, ContractDocument, SignatureDelegation
+from contracts.models import (
+    OPEN_CONTRACT_STATUSES,
+    Contract,
+    ContractDocument,
+    ContractModification,
+    SignatureDelegation,
+    SignedDocument,
+)
 from notifications.services import enqueue_on_commit, notify
 from procurement import workflow as case_workflow
 from procurement.models import CaseEvent, Offer, PurchaseCase
@@ -184,10 +191,23 @@ def _contract_transition(
     return contract
 
 
+def _ensure_displayed_version(contract: Contract, rendered_sha256: str) -> None:
+    """The step is bound to the version the user had on screen: a newer one since then is a conflict."""
+    document = contract.current_document
+    # A version still being generated is reported by the guard ("wait until its PDF is ready").
+    if document is not None and document.status == "rendered" and document.sha256 != rendered_sha256:
+        raise case_workflow.Conflict(gettext("The contract changed since you opened it."))
+
+
 @transaction.atomic
-def contract_submit_for_review(*, contract: Contract, actor, ip=None, now=None) -> Contract:
+def contract_submit_for_review(*, contract: Contract, actor, rendered_sha256: str, ip=None, now=None) -> Contract:
+    """Submit the version the buyer previewed (its SHA-256) to the legal team."""
     now = now or timezone.now()
-    contract = _contract_transition("submit_for_review", contract, actor=actor, ip=ip, now=now)
+    locked = _lock(contract)
+    case_workflow.ensure_allowed(locked.submit_for_review, actor)
+    if locked.status == "draft":
+        _ensure_displayed_version(locked, rendered_sha256)
+    contract = _contract_transition("submit_for_review", locked, actor=actor, ip=ip, now=now, locked=True)
     notify(
         recipients=legal_team(contract.case.organisation_id),
         verb="contract_to_review",
@@ -222,8 +242,8 @@ def contract_approve(
     locked = _lock(contract)
     case_workflow.ensure_allowed(locked.approve, actor)
     document = locked.current_document
-    if locked.status == "legal_review" and (document is None or document.sha256 != rendered_sha256):
-        raise case_workflow.Conflict(gettext("The contract changed since you opened it."))
+    if locked.status == "legal_review":
+        _ensure_displayed_version(locked, rendered_sha256)
     locked.clauses_checked = sorted(set(clauses))
     locked = _contract_transition(
         "approve", locked, actor=actor, ip=ip, now=now, locked=True, by=actor, document=document, at=now
@@ -253,6 +273,21 @@ def contract_approve(
     return locked
 
 
+def _check_quantity(contract: Contract, quantity: int) -> None:
+    """Never more than strictly needed: the need line's quantity, less what other live contracts cover."""
+    needed = contract.offer.need_line.quantity
+    other = sum(
+        c.quantity
+        for c in contract.case.contracts.filter(offer__need_line=contract.offer.need_line)
+        .exclude(pk=contract.pk)
+        .exclude(status="withdrawn")
+    )
+    if quantity < 1 or quantity + other > needed:
+        raise ValidationError(
+            gettext("The quantity must be between 1 and the quantity strictly needed (%(n)s).") % {"n": needed - other}
+        )
+
+
 @transaction.atomic
 def contract_amend(
     *,
@@ -275,17 +310,7 @@ def contract_amend(
         raise case_workflow.Conflict(gettext("Someone else changed these terms since you opened them."))
     if locked.status not in ("draft", "approved"):
         raise TransitionNotAllowed(gettext("The terms can only be changed on a draft or approved contract."))
-    needed = locked.offer.need_line.quantity
-    other = sum(
-        c.quantity
-        for c in locked.case.contracts.filter(offer__need_line=locked.offer.need_line)
-        .exclude(pk=locked.pk)
-        .exclude(status="withdrawn")
-    )
-    if quantity < 1 or quantity + other > needed:
-        raise ValidationError(
-            gettext("The quantity must be between 1 and the quantity strictly needed (%(n)s).") % {"n": needed - other}
-        )
+    _check_quantity(locked, quantity)
     if unit_price <= 0:
         raise ValidationError(gettext("The unit price must be positive."))
     locked.quantity = quantity
@@ -299,6 +324,15 @@ def contract_amend(
         CaseEvent.record(case=locked.case, contract=locked, verb="amend", actor=actor, comment=comment, ip=ip, now=now)
     contract_queue_document(contract=locked, now=now)
     return locked
+
+
+def _queue_signed_document(contract: Contract, document: ContractDocument, now) -> None:
+    """Outbox: when the deployment configures a signing certificate, a worker seals the signed version (PAdES)."""
+    from contracts import signing, tasks
+
+    if signing.signing_configured():
+        signed = SignedDocument.objects.create(contract=contract, source=document, created_at=now)
+        enqueue_on_commit(tasks.sign_contract_document, signed.pk)
 
 
 @transaction.atomic
@@ -321,6 +355,7 @@ def contract_sign(*, contract: Contract, actor, ip=None, now=None) -> Contract:
         delegation=delegation,
         sha256=document.sha256 if document else "",
     )
+    _queue_signed_document(locked, document, now)
     notify(
         recipients=locked.case.purchasing_team(),
         verb="contract_signed",
@@ -381,6 +416,94 @@ def contract_record_decp_publication(*, contract: Contract, actor, day, ip=None,
     return _record_publication(
         contract=contract, actor=actor, day=day, field="decp_published_on", verb="decp_published", ip=ip, now=now
     )
+
+
+# A modification may not raise the amount by more than half the initial one (R2194-3, R2194-5).
+MODIFICATION_CEILING = Decimal("0.5")
+
+
+@transaction.atomic
+def contract_modify(
+    *,
+    contract: Contract,
+    actor,
+    quantity: int,
+    unit_price: Decimal,
+    reason: str,
+    notified_on,
+    terms_version: int,
+    ip=None,
+    now=None,
+) -> ContractModification:
+    """Record a modification (avenant) of a notified contract: appended, numbered, never edited.
+
+    The contract takes the new terms; the published essential data keep the notified amount and list the
+    modifications in order (contracts.decp)."""
+    now = now or timezone.now()
+    case_workflow.require_comment(reason)
+    locked = _lock(contract)
+    if not (workflow.contract_buyer(locked, actor) or workflow.jurist(locked, actor)):
+        raise PermissionDenied(gettext("Only a buyer of this case or a jurist may do this."))
+    if locked.status != "notified":
+        raise TransitionNotAllowed(gettext("Only a contract notified to its supplier can be modified."))
+    if locked.terms_version != terms_version:
+        raise case_workflow.Conflict(gettext("Someone else changed these terms since you opened them."))
+    if notified_on < timezone.localdate(locked.notified_at) or notified_on > timezone.localdate(now):
+        raise ValidationError(
+            gettext("The modification is notified between the contract's notification (%(day)s) and today.")
+            % {"day": timezone.localdate(locked.notified_at)}
+        )
+    if quantity == locked.quantity and unit_price == locked.unit_price:
+        raise ValidationError(gettext("The new terms are the same as the current ones."))
+    _check_quantity(locked, quantity)
+    if unit_price <= 0:
+        raise ValidationError(gettext("The unit price must be positive."))
+    modifications = list(locked.modifications.all())
+    initial = modifications[0].previous_amount_ht if modifications else locked.amount_ht
+    new_amount = (unit_price * quantity).quantize(Decimal("0.01"))
+    if new_amount - locked.amount_ht > initial * MODIFICATION_CEILING:
+        raise ValidationError(
+            gettext(
+                "A modification cannot raise the amount by more than half the initial amount "
+                "(%(initial)s € excl. VAT, R2194-3)."
+            )
+            % {"initial": initial}
+        )
+    modification = ContractModification.objects.create(
+        contract=locked,
+        number=len(modifications) + 1,
+        previous_quantity=locked.quantity,
+        previous_unit_price=locked.unit_price,
+        quantity=quantity,
+        unit_price=unit_price,
+        reason=reason,
+        notified_on=notified_on,
+        recorded_by=actor,
+        recorded_at=now,
+    )
+    locked.quantity = quantity
+    locked.unit_price = unit_price
+    locked.terms_version += 1
+    locked.save(update_fields=["quantity", "unit_price", "terms_version"])
+    CaseEvent.record(
+        case=locked.case,
+        contract=locked,
+        verb="modification",
+        actor=actor,
+        comment=gettext("Modification %(n)s: %(quantity)s × %(price)s € excl. VAT — %(reason)s")
+        % {"n": modification.number, "quantity": quantity, "price": unit_price, "reason": reason},
+        ip=ip,
+        now=now,
+    )
+    notify(
+        recipients=[*locked.case.purchasing_team(), *legal_team(locked.organisation_id)],
+        verb="contract_modified",
+        text=gettext("Contract %(ref)s: modification %(n)s recorded.")
+        % {"ref": locked.reference, "n": modification.number},
+        url=locked.get_absolute_url(),
+        now=now,
+    )
+    return modification
 
 
 @transaction.atomic

@@ -10,6 +10,7 @@ urlpatterns = [
     path("decp.json", views.decp_export_period, name="decp_export_period"),
     path("<int:pk>/<str:action>/", views.contract_transition, name="transition"),
     path("documents/<int:pk>/pdf/", views.document_download, name="document_download"),
+    path("signes/<int:pk>/pdf/", views.signed_download, name="signed_download"),
     path("dossier/<int:pk>/attribution/", views.case_award, name="case_award"),
     path("dossier/<int:pk>/reouvrir/", views.case_reopen, name="case_reopen"),
     path("dossier/<int:pk>/cloturer/", views.case_close, name="case_close"),

@@ -30,8 +30,10 @@ from contracts.forms import (
     CommentForm,
     DecpPeriodForm,
     DecpPublicationForm,
+    ModifyForm,
     PrefectTransmissionForm,
     SignForm,
+    SubmitForm,
 )
 from contracts.models import ContractDocument, ContractStatus
 from procurement import selectors as case_selectors
@@ -54,7 +56,7 @@ class Action:
 
 ACTIONS: dict[str, Action] = {
     "submit_for_review": Action(
-        services.contract_submit_for_review, None, _("The contract was submitted to the legal team.")
+        services.contract_submit_for_review, SubmitForm, _("The contract was submitted to the legal team.")
     ),
     "request_changes": Action(
         services.contract_request_changes, CommentForm, _("The contract was returned to the buyers.")
@@ -83,6 +85,11 @@ ACTIONS: dict[str, Action] = {
         services.contract_notify_supplier, None, _("The notification to the supplier is recorded.")
     ),
     "withdraw": Action(services.contract_withdraw, CommentForm, _("The contract was withdrawn.")),
+    "modify": Action(
+        services.contract_modify,
+        ModifyForm,
+        _("The modification is recorded; the essential data list it after the notified terms."),
+    ),
 }
 
 
@@ -138,6 +145,8 @@ def _available_actions(contract, user) -> dict[str, dict]:
     is_buyer = workflow.contract_buyer(contract, user)
     if is_buyer and contract.status in (ContractStatus.DRAFT, ContractStatus.APPROVED):
         actions["amend"] = {"blockers": []}
+    if contract.status == ContractStatus.NOTIFIED and (is_buyer or workflow.jurist(contract, user)):
+        actions["modify"] = {"blockers": []}
     if is_buyer and contract.status == ContractStatus.SIGNED and contract.prefect_transmitted_on is None:
         actions["prefect"] = {"blockers": []}
     if is_buyer:
@@ -153,6 +162,18 @@ def _detail_context(request, contract, bound: dict[str, forms.Form] | None = Non
     document = contract.current_document
     actions = _available_actions(contract, request.user)
     initial_forms = {
+        "submit_for_review": lambda: SubmitForm(
+            prefix="submit_for_review", initial={"rendered_sha256": document.sha256 if document else ""}
+        ),
+        "modify": lambda: ModifyForm(
+            prefix="modify",
+            initial={
+                "quantity": contract.quantity,
+                "unit_price": contract.unit_price,
+                "notified_on": timezone.localdate(),
+                "terms_version": contract.terms_version,
+            },
+        ),
         "request_changes": lambda: CommentForm(prefix="request_changes"),
         "withdraw": lambda: CommentForm(prefix="withdraw"),
         "approve": lambda: ApproveForm(
@@ -192,6 +213,8 @@ def _detail_context(request, contract, bound: dict[str, forms.Form] | None = Non
         ],
         "actions": actions,
         "decp_publishable": decp.is_publishable(contract),
+        "modifications": list(contract.modifications.select_related("recorded_by")),
+        "signed_document": selectors.signed_document(contract),
         "obligations": _obligation_rows(contract),
     }
 
@@ -247,10 +270,25 @@ def document_download(request, pk):
     )
     if not document.file:
         raise Http404
+    # ?apercu=1 opens the PDF in the browser (the preview before submission); by default it is downloaded.
     return FileResponse(
         document.file.open("rb"),
-        as_attachment=True,
+        as_attachment=request.GET.get("apercu") != "1",
         filename=f"{document.contract.reference}-v{document.version}.pdf",
+        content_type="application/pdf",
+    )
+
+
+@member_required
+def signed_download(request, pk):
+    """The signed PDF (PAdES) of a contract, once the worker has sealed it."""
+    signed = get_object_or_404(selectors.signed_documents_for(user=request.user), pk=pk, status="signed")
+    if not signed.file:
+        raise Http404
+    return FileResponse(
+        signed.file.open("rb"),
+        as_attachment=True,
+        filename=f"{signed.contract.reference}-v{signed.source.version}-signe.pdf",
         content_type="application/pdf",
     )
 

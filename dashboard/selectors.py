@@ -1,17 +1,20 @@
 """The director's figures, each computed in SQL with a constant number of queries whatever the number of rows."""
 
+import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Count, DecimalField, F, Q, Sum
-from django.db.models.functions import Coalesce
+from django.db import connection
+from django.db.models import Aggregate, Count, DecimalField, DurationField, F, Min, OuterRef, Q, Subquery, Sum
+from django.db.models.functions import Coalesce, TruncQuarter
 from django.utils import timezone
 
 from contracts.models import SIGNED_STATUSES, Contract, ContractStatus
 from contracts.obligations import contract_obligations, threshold_table
-from procurement.models import OPEN_STATUSES, CaseStatus, NeedLine, PurchaseCase
+from procurement.catalogue import FAMILY, REQUISITIONABLE, Family
+from procurement.models import OPEN_STATUSES, CaseStatus, NeedLine, NegotiationRound, PurchaseCase
 
 ZERO = Decimal("0")
 # A contract commits the organisation once approved by the legal team.
@@ -24,6 +27,45 @@ class StageCount:
     label: str
     count: int
     is_open: bool
+    overdue: int = 0
+    longest: timedelta | None = None  # time in stage of the case waiting longest (open stages)
+    target_hours: int | None = None
+
+
+def _overdue_condition(now) -> Q:
+    condition = Q(pk__in=[])
+    for stage, hours in settings.STAGE_TARGET_HOURS.items():
+        condition |= Q(status=stage, stage_entered_at__lt=now - timedelta(hours=hours))
+    return condition
+
+
+def cases_per_stage(*, organisation_id, now=None) -> tuple[list[StageCount], int]:
+    """Every status in workflow order with its number of cases (zeros included), how many are past the stage
+    target, and the longest time in stage; and the total. One query."""
+    now = now or timezone.now()
+    rows = (
+        PurchaseCase.objects.for_organisation(organisation_id)
+        .order_by()
+        .values("status")
+        .annotate(n=Count("pk"), late=Count("pk", filter=_overdue_condition(now)), since=Min("stage_entered_at"))
+    )
+    found = {row["status"]: row for row in rows}
+    stages = []
+    for value, label in CaseStatus.choices:
+        row = found.get(value, {"n": 0, "late": 0, "since": None})
+        is_open = value in OPEN_STATUSES
+        stages.append(
+            StageCount(
+                status=value,
+                label=str(label),
+                count=row["n"],
+                is_open=is_open,
+                overdue=row["late"],
+                longest=now - row["since"] if is_open and row["since"] else None,
+                target_hours=settings.STAGE_TARGET_HOURS.get(value),
+            )
+        )
+    return stages, sum(row.count for row in stages)
 
 
 @dataclass(frozen=True)
@@ -32,16 +74,6 @@ class OverdueCase:
     deadline: datetime
     time_in_stage: timedelta
     late_by: timedelta
-
-
-def cases_per_stage(*, organisation_id) -> tuple[list[StageCount], int]:
-    """Every status in workflow order with its number of cases (zeros included), and the total. One query."""
-    counts = PurchaseCase.objects.for_organisation(organisation_id).counts_by_status()
-    rows = [
-        StageCount(status=value, label=str(label), count=counts.get(value, 0), is_open=value in OPEN_STATUSES)
-        for value, label in CaseStatus.choices
-    ]
-    return rows, sum(row.count for row in rows)
 
 
 def overdue_cases(*, organisation_id, now=None, limit: int | None = None) -> tuple[list[OverdueCase], int]:
@@ -93,12 +125,49 @@ class PendingObligation:
     state: str
 
 
-def pending_obligations(*, organisation_id, today, limit: int | None = None) -> tuple[list[PendingObligation], int]:
-    """Obligations of signed contracts not yet fulfilled, overdue first then by due date (three queries)."""
-    contracts = (
+def _obligation_candidates(organisation_id, today: date, horizon: date):
+    """Signed contracts that may owe something due by `horizon`: a SQL filter wide enough never to miss one
+    (the lowest threshold of each kind, any date), narrow enough to skip the contracts with nothing due soon."""
+    from dateutil.relativedelta import relativedelta
+
+    from contracts.obligations import VIGILANCE_MONTHS
+    from procurement.models import Threshold
+    from suppliers.models import Supplier, SupplierDocument
+
+    lowest = dict(Threshold.objects.order_by().values("kind").annotate(low=Min("amount")).values_list("kind", "low"))
+    big = Decimal("1e18")
+    amount = F("quantity") * F("unit_price")
+    latest_urssaf = Subquery(
+        SupplierDocument.objects.filter(supplier=OuterRef("offer__supplier"), kind=SupplierDocument.Kind.URSSAF)
+        .exclude(expires_on=None)
+        .order_by("-expires_on")
+        .values("expires_on")[:1]
+    )
+    soon = Q(prefect_transmitted_on=None) | Q(award_notice_published_on=None)
+    condition = Q(value_ht__gte=lowest.get(Threshold.Kind.EU_SUPPLIES, big)) & soon
+    condition |= Q(
+        notified_at__isnull=False, decp_published_on=None, value_ht__gte=lowest.get(Threshold.Kind.DECP, big)
+    )
+    # Vigilance is due on the latest certificate's expiry, or six months after signature (whichever applies).
+    condition |= Q(
+        offer__supplier__identifier_type=Supplier.IdentifierType.SIRET,
+        value_ht__gte=lowest.get(Threshold.Kind.VIGILANCE, big) / 2,  # excl. VAT vs a threshold incl. VAT
+    ) & (Q(latest_urssaf__lte=horizon) | Q(signed_at__date__lte=horizon - relativedelta(months=VIGILANCE_MONTHS)))
+    return (
         Contract.objects.for_organisation(organisation_id)
         .filter(signed_at__isnull=False)
         .exclude(status=ContractStatus.WITHDRAWN)
+        .annotate(value_ht=amount, latest_urssaf=latest_urssaf)
+        .filter(condition)
+    )
+
+
+def pending_obligations(*, organisation_id, today, limit: int | None = None) -> tuple[list[PendingObligation], int]:
+    """Obligations of signed contracts not yet fulfilled and overdue or due within the horizon
+    (DASHBOARD_OBLIGATION_DAYS), overdue first then by due date. The contract page lists them all."""
+    horizon = today + timedelta(days=settings.DASHBOARD_OBLIGATION_DAYS)
+    contracts = (
+        _obligation_candidates(organisation_id, today, horizon)
         .select_related("case", "offer__supplier")
         .prefetch_related("offer__supplier__documents")
     )
@@ -107,26 +176,292 @@ def pending_obligations(*, organisation_id, today, limit: int | None = None) -> 
         PendingObligation(contract, obligation, obligation.state(today))
         for contract in contracts
         for obligation in contract_obligations(contract, today, amount_on)
-        if obligation.done_on is None
+        if obligation.done_on is None and obligation.due is not None and obligation.due <= horizon
     ]
     rows.sort(key=lambda row: (row.state != "overdue", row.obligation.due))
     return rows[:limit] if limit else rows, len(rows)
 
 
+# --- time to contract ------------------------------------------------------------------------
+class PercentileCont(Aggregate):
+    """PostgreSQL's percentile_cont: the continuous percentile, interpolated between the two nearest values."""
+
+    function = "percentile_cont"
+    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
+
+    def __init__(self, expression, fraction: float, **extra):
+        super().__init__(expression, fraction=float(fraction), output_field=DurationField(), **extra)
+
+
+def percentile(values: list, fraction: float):
+    """The same continuous percentile in Python (sorted values; None when empty)."""
+    if not values:
+        return None
+    values = sorted(values)
+    position = fraction * (len(values) - 1)
+    low, high = math.floor(position), math.ceil(position)
+    return values[low] + (values[high] - values[low]) * (position - low)
+
+
+@dataclass(frozen=True)
+class TimeToContract:
+    count: int
+    median: timedelta | None
+    p90: timedelta | None
+
+
+def time_to_contract(*, organisation_id) -> TimeToContract:
+    """From the need (case created) to the signature, over the signed contracts: median and 90th percentile.
+    One query (aggregated in PostgreSQL; elsewhere the durations are read and computed here)."""
+    signed = Contract.objects.for_organisation(organisation_id).filter(
+        status__in=SIGNED_STATUSES, signed_at__isnull=False
+    )
+    duration = F("signed_at") - F("case__created_at")
+    if connection.vendor == "postgresql":
+        figures = signed.aggregate(
+            count=Count("pk"), median=PercentileCont(duration, 0.5), p90=PercentileCont(duration, 0.9)
+        )
+        return TimeToContract(figures["count"], figures["median"], figures["p90"])
+    durations = [signed_at - created for signed_at, created in signed.values_list("signed_at", "case__created_at")]
+    return TimeToContract(len(durations), percentile(durations, 0.5), percentile(durations, 0.9))
+
+
+# --- amounts and quantities by product family -----------------------------------------------
+@dataclass
+class FamilyRow:
+    family: str
+    label: str
+    estimated_ht: Decimal = ZERO
+    estimated_ttc: Decimal = ZERO
+    committed_ht: Decimal = ZERO
+    committed_ttc: Decimal = ZERO
+    signed_ht: Decimal = ZERO
+    signed_ttc: Decimal = ZERO
+    needed: int = 0  # units needed by open cases
+    ordered: int = 0  # units of signed contracts
+
+    def add(self, other: "FamilyRow") -> None:
+        for name in (
+            "estimated_ht",
+            "estimated_ttc",
+            "committed_ht",
+            "committed_ttc",
+            "signed_ht",
+            "signed_ttc",
+            "needed",
+            "ordered",
+        ):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+def by_family(*, organisation_id) -> tuple[list[FamilyRow], FamilyRow]:
+    """Amounts estimated, committed and signed (excl. and incl. VAT) and units needed and ordered, per product
+    family, and the totals. Two queries, grouped by product in SQL; families are sums of products.
+
+    Estimated incl. VAT applies the default VAT rate (the contract's own rate is known only once awarded)."""
+    value = F("quantity") * F("unit_price")
+    with_vat = value * (1 + F("vat_rate"))
+    contracts = (
+        Contract.objects.for_organisation(organisation_id)
+        .order_by()
+        .values("offer__need_line__product")
+        .annotate(
+            committed_ht=_sum(value, Q(status__in=COMMITTED_STATUSES)),
+            committed_ttc=_sum(with_vat, Q(status__in=COMMITTED_STATUSES)),
+            signed_ht=_sum(value, Q(status__in=SIGNED_STATUSES)),
+            signed_ttc=_sum(with_vat, Q(status__in=SIGNED_STATUSES)),
+            ordered=Coalesce(Sum("quantity", filter=Q(status__in=SIGNED_STATUSES)), 0),
+        )
+    )
+    needs = (
+        NeedLine.objects.filter(case__organisation_id=organisation_id, case__status__in=OPEN_STATUSES)
+        .order_by()
+        .values("product")
+        .annotate(estimated_ht=_sum(F("quantity") * F("estimated_unit_price")), needed=Sum("quantity"))
+    )
+    vat = Decimal(str(settings.DEFAULT_VAT_RATE))
+    rows = {family.value: FamilyRow(family.value, str(family.label)) for family in Family}
+    for row in contracts:
+        target = rows[FAMILY.get(row["offer__need_line__product"], Family.OTHER)]
+        target.add(
+            FamilyRow(
+                "",
+                "",
+                committed_ht=row["committed_ht"],
+                committed_ttc=row["committed_ttc"],
+                signed_ht=row["signed_ht"],
+                signed_ttc=row["signed_ttc"],
+                ordered=row["ordered"],
+            )
+        )
+    for row in needs:
+        target = rows[FAMILY.get(row["product"], Family.OTHER)]
+        target.add(
+            FamilyRow(
+                "",
+                "",
+                estimated_ht=row["estimated_ht"],
+                estimated_ttc=row["estimated_ht"] * (1 + vat),
+                needed=row["needed"] or 0,
+            )
+        )
+    total = FamilyRow("", "")
+    used = []
+    for row in rows.values():
+        for name in ("estimated_ht", "estimated_ttc", "committed_ht", "committed_ttc", "signed_ht", "signed_ttc"):
+            setattr(row, name, Decimal(getattr(row, name)).quantize(Decimal("0.01")))
+        if row.needed or row.ordered or row.committed_ht or row.estimated_ht:
+            used.append(row)
+            total.add(row)
+    return used, total
+
+
+# --- deliveries, suppliers, requisition risk --------------------------------------------------
+def _terms(field: str) -> Subquery:
+    """A field of the offer's current terms: the final round, else the latest one (Offer.current_terms)."""
+    return Subquery(
+        NegotiationRound.objects.filter(offer=OuterRef("offer"))
+        .order_by("-is_final", "-number", "-pk")
+        .values(field)[:1]
+    )
+
+
+def upcoming_deliveries(*, organisation_id, today: date, days: int = 7, limit: int | None = None):
+    """Committed contracts whose delivery date falls in the next `days` days (today included), soonest first.
+    Returns (contracts annotated with delivery_date and delivery_place, count). Two queries."""
+    limit = limit or settings.DASHBOARD_LIST_SIZE
+    qs = (
+        Contract.objects.for_organisation(organisation_id)
+        .filter(status__in=COMMITTED_STATUSES)
+        .annotate(delivery_date=_terms("delivery_date"), delivery_place=_terms("delivery_place"))
+        .filter(delivery_date__gte=today, delivery_date__lte=today + timedelta(days=days))
+    )
+    rows = list(
+        qs.select_related("case", "offer__supplier", "offer__need_line").order_by("delivery_date", "pk")[:limit]
+    )
+    return rows, qs.count()
+
+
+@dataclass(frozen=True)
+class SupplierShare:
+    supplier_id: int
+    name: str
+    amount: Decimal
+    contracts: int
+    share: float  # of all committed amounts, 0..1
+
+
+def supplier_concentration(*, organisation_id, limit: int | None = None) -> tuple[list[SupplierShare], Decimal]:
+    """Suppliers by amount committed (approved, signed or notified contracts), largest first, with their
+    share of the total. One query."""
+    limit = limit or settings.DASHBOARD_LIST_SIZE
+    rows = list(
+        Contract.objects.for_organisation(organisation_id)
+        .filter(status__in=COMMITTED_STATUSES)
+        .order_by()
+        .values("offer__supplier_id", "offer__supplier__name")
+        .annotate(amount=_sum(F("quantity") * F("unit_price")), contracts=Count("pk"))
+        .order_by("-amount", "offer__supplier__name")
+    )
+    total = sum((row["amount"] for row in rows), ZERO)
+    shares = [
+        SupplierShare(
+            supplier_id=row["offer__supplier_id"],
+            name=row["offer__supplier__name"],
+            amount=Decimal(row["amount"]).quantize(Decimal("0.01")),
+            contracts=row["contracts"],
+            share=float(row["amount"] / total) if total else 0.0,
+        )
+        for row in rows[:limit]
+    ]
+    return shares, Decimal(total).quantize(Decimal("0.01"))
+
+
+def red_flags(*, organisation_id, limit: int | None = None):
+    """Open cases answered by a supplier with an open red flag (procurement.selectors.flagged_suppliers), and
+    those suppliers. Returns (suppliers, number of suppliers, number of cases). Three queries."""
+    from procurement.models import Offer
+    from procurement.selectors import flagged_suppliers
+
+    limit = limit or settings.DASHBOARD_LIST_SIZE
+    suppliers = (
+        flagged_suppliers(organisation_id=organisation_id)
+        .filter(offers__case__status__in=OPEN_STATUSES, offers__case__organisation_id=organisation_id)
+        .distinct()
+    )
+    cases = PurchaseCase.objects.for_organisation(organisation_id).filter(
+        status__in=OPEN_STATUSES,
+        pk__in=Offer.objects.filter(supplier__in=flagged_suppliers(organisation_id=organisation_id)).values("case_id"),
+    )
+    return list(suppliers.order_by("name")[:limit]), suppliers.count(), cases.count()
+
+
+def requisition_risk_cases(*, organisation_id):
+    """Cases whose masks count towards a quarter above the requisition threshold of décret 2020-281.
+
+    Respirators and medical masks awarded (contracts not withdrawn) in the décret's period are summed per
+    calendar quarter of the award; every case with such a contract in a quarter above the threshold is at risk."""
+    start, end = settings.REQUISITION_PERIOD
+    masks = (
+        Contract.objects.for_organisation(organisation_id)
+        .exclude(status=ContractStatus.WITHDRAWN)
+        .filter(
+            offer__need_line__product__in=REQUISITIONABLE,
+            created_at__date__gte=start,
+            created_at__date__lte=end,
+        )
+        .annotate(quarter=TruncQuarter("created_at"))
+    )
+    over = (
+        masks.order_by()
+        .values("quarter")
+        .annotate(units=Sum("quantity"))
+        .filter(units__gt=settings.REQUISITION_UNITS_PER_QUARTER)
+        .values("quarter")
+    )
+    return PurchaseCase.objects.for_organisation(organisation_id).filter(
+        pk__in=masks.filter(quarter__in=over).values("case_id")
+    )
+
+
 def dashboard_for(*, user, now=None) -> dict:
     """Everything the dashboard shows, for the user's organisation (a constant number of queries)."""
     organisation_id = user.organisation_id
-    stages, total = cases_per_stage(organisation_id=organisation_id)
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    stages, total = cases_per_stage(organisation_id=organisation_id, now=now)
     overdue, overdue_total = overdue_cases(organisation_id=organisation_id, now=now)
+    families, family_total = by_family(organisation_id=organisation_id)
+    deliveries, deliveries_total = upcoming_deliveries(organisation_id=organisation_id, today=today)
+    suppliers, committed_total = supplier_concentration(organisation_id=organisation_id)
+    obligations, obligations_total = pending_obligations(
+        organisation_id=organisation_id, today=today, limit=settings.DASHBOARD_LIST_SIZE
+    )
+    risk = requisition_risk_cases(organisation_id=organisation_id)
+    flagged, flagged_total, flagged_cases = red_flags(organisation_id=organisation_id)
     return {
+        "now": now,
         "stages": stages,
         "cases_total": total,
         "overdue": overdue,
         "overdue_total": overdue_total,
         "amounts": amounts(organisation_id=organisation_id),
-        "obligations": pending_obligations(
-            organisation_id=organisation_id,
-            today=timezone.localdate(now) if now else timezone.localdate(),
-            limit=settings.DASHBOARD_LIST_SIZE,
-        )[0],
+        "time_to_contract": time_to_contract(organisation_id=organisation_id),
+        "families": families,
+        "family_total": family_total,
+        "deliveries": deliveries,
+        "deliveries_total": deliveries_total,
+        "suppliers": suppliers,
+        "committed_total": committed_total,
+        "obligations": obligations,
+        "obligations_total": obligations_total,
+        "obligation_days": settings.DASHBOARD_OBLIGATION_DAYS,
+        "requisition_cases": list(
+            risk.select_related("owner").order_by("created_at", "pk")[: settings.DASHBOARD_LIST_SIZE]
+        ),
+        "requisition_total": risk.count(),
+        "requisition_threshold": settings.REQUISITION_UNITS_PER_QUARTER,
+        "flagged_suppliers": flagged,
+        "flagged_total": flagged_total,
+        "flagged_cases": flagged_cases,
     }

@@ -19,6 +19,44 @@ class Product(models.TextChoices):
     OTHER = "other", _("Other supplies")
 
 
+class Family(models.TextChoices):
+    """Product families the director reads amounts and quantities by."""
+
+    RESPIRATORS = "respirators", _("Respirators (FFP)")
+    MEDICAL_MASKS = "medical_masks", _("Medical masks")
+    COMMUNITY_MASKS = "community_masks", _("Community masks")
+    GLOVES = "gloves", _("Gloves")
+    GOWNS = "gowns", _("Gowns")
+    SANITISER = "sanitiser", _("Hand sanitiser")
+    OTHER = "other", _("Other supplies")
+
+
+FAMILY = {
+    Product.FFP1: Family.RESPIRATORS,
+    Product.FFP2: Family.RESPIRATORS,
+    Product.FFP3: Family.RESPIRATORS,
+    Product.MEDICAL_I: Family.MEDICAL_MASKS,
+    Product.MEDICAL_II: Family.MEDICAL_MASKS,
+    Product.MEDICAL_IIR: Family.MEDICAL_MASKS,
+    Product.COMMUNITY: Family.COMMUNITY_MASKS,
+    Product.EXAM_GLOVES: Family.GLOVES,
+    Product.PROTECTIVE_GLOVES: Family.GLOVES,
+    Product.GOWNS: Family.GOWNS,
+    Product.SANITISER: Family.SANITISER,
+    Product.OTHER: Family.OTHER,
+}
+
+# Masks the State could requisition in 2020 (décret 2020-281: respirators and medical masks).
+REQUISITIONABLE = [
+    Product.FFP1,
+    Product.FFP2,
+    Product.FFP3,
+    Product.MEDICAL_I,
+    Product.MEDICAL_II,
+    Product.MEDICAL_IIR,
+]
+
+
 class CPV(models.TextChoices):
     PROTECTIVE_GEAR = "18143000-3", _("18143000-3 Protective gear")
     MEDICAL_CONSUMABLES = "33140000-3", _("33140000-3 Medical consumables")

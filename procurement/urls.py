@@ -1,10 +1,11 @@
-from django.urls import path
+from django.urls import path, re_path
 
 from procurement import views
 
 app_name = "procurement"
 urlpatterns = [
     path("", views.case_list, name="case_list"),
+    re_path(r"^export\.(?P<format>csv|xlsx)$", views.case_list_export, name="case_list_export"),
     path("nouveau/", views.case_create, name="case_create"),
     path("<int:pk>/", views.case_detail, name="case_detail"),
     path("<int:pk>/besoin/", views.case_edit_need, name="case_edit_need"),

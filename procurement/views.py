@@ -1,7 +1,6 @@
 """Pages of the case: thin views over procurement.services (STYLE.md §3)."""
 
 from collections.abc import Callable
-from datetime import datetime
 
 from django.conf import settings
 from django.contrib import messages
@@ -18,7 +17,8 @@ from django_htmx.http import HttpResponseClientRedirect
 from accounts import roles
 from accounts.decorators import member_required, role_required
 from accounts.network import client_ip
-from procurement import comparison, conformity, flags, selectors, services, workflow
+from procurement import comparison, conformity, exports, flags, selectors, services, workflow
+from procurement.filters import CaseFilterForm, decode_cursor, encode_cursor
 from procurement.forms import (
     AssignBuyerForm,
     CaseTitleForm,
@@ -128,25 +128,6 @@ def _act_refused(request, case, stages):
     return None
 
 
-def _format_cursor(cursor) -> str:
-    if cursor is None:
-        return ""
-    created_at, pk = cursor
-    return f"{created_at.isoformat()}~{pk}"
-
-
-def _parse_cursor(text: str):
-    created_at, _sep, pk = text.rpartition("~")
-    try:
-        moment = datetime.fromisoformat(created_at)
-        number = int(pk)
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        return None
-    return moment, number
-
-
 def _stepper(case, events) -> list[dict]:
     order = [stage.value for stage in STAGES]
     reached = case.status
@@ -215,26 +196,65 @@ def _round_history(offer) -> list[dict]:
 
 
 # --- pages ---------------------------------------------------------------------------------------
+# Sortable columns of the case list: (column, sort on first click, the other direction or None).
+SORT_COLUMNS = {
+    "reference": ("reference", None),
+    "amount": ("-montant", "montant"),
+    "stage": ("etape", None),
+    "created": ("-cree", "cree"),
+}
+
+
+def _sort_headers(sort: str) -> dict:
+    """Per sortable column: the `tri` its header link sets (clicking the active column reverses it when it can)
+    and its aria-sort ("ascending", "descending" or "none")."""
+    headers = {}
+    for column, (first, other) in SORT_COLUMNS.items():
+        active = sort in (first, other)
+        target = other if active and other and sort == first else first
+        aria = "none"
+        if active:
+            aria = "descending" if selectors.SORTS[sort].descending else "ascending"
+        headers[column] = {"sort": target, "aria_sort": aria}
+    return headers
+
+
 @member_required
 @require_GET
 def case_list(request):
-    status = request.GET.get("status", "")
-    if status not in CaseStatus.values:
-        status = ""
-    after = _parse_cursor(request.GET.get("after", ""))
-    cases, next_cursor = selectors.case_list_page(user=request.user, status=status or None, after=after, size=PAGE_SIZE)
+    form = CaseFilterForm(request.GET, organisation_id=request.user.organisation_id)
+    sort = form.sort
+    after = decode_cursor(request.GET.get("apres", ""), sort)
+    cases, next_cursor = selectors.case_list_page(
+        user=request.user, sort=sort, after=after, size=PAGE_SIZE, **form.criteria()
+    )
     return render(
         request,
         "procurement/case_list.html",
         {
             "cases": cases,
-            "status": status,
-            "statuses": CaseStatus.choices,
-            "next_cursor": _format_cursor(next_cursor),
+            "form": form,
+            "sort": sort,
+            "headers": _sort_headers(sort),
+            "next_cursor": encode_cursor(sort, next_cursor),
             "is_first_page": after is None,
             "can_create": request.user.is_buyer,
         },
     )
+
+
+@member_required
+@require_GET
+def case_list_export(request, format):
+    """The filtered list, every matching case (up to exports.EXPORT_MAX_ROWS), in the list's order."""
+    form = CaseFilterForm(request.GET, organisation_id=request.user.organisation_id)
+    now = timezone.now()
+    sort = form.sort
+    cases = selectors.sorted_cases(selectors.case_list(user=request.user, now=now, sort=sort, **form.criteria()), sort)
+    filename = f"dossiers-{timezone.localtime(now):%Y-%m-%d-%H%M}"
+    if format == "xlsx":
+        return exports.xlsx_response(cases, filename=filename, now=now)
+    return exports.csv_response(cases, filename=filename, now=now)
 
 
 @role_required(roles.BUYER)

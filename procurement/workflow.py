@@ -48,6 +48,8 @@ VERB_LABELS = {
     "negotiation_round": _("Negotiation round"),
     "contract_created": _("Contract created"),
     "document_rendered": _("Contract document rendered"),
+    "document_signed": _("Signed PDF sealed (PAdES)"),
+    "modification": _("Modification of the contract (avenant)"),
     "submit_for_review": _("Contract submitted for legal review"),
     "request_changes": _("Changes requested"),
     "approve": _("Contract approved"),

@@ -384,7 +384,9 @@ def make_case(
 
 
 def approve_contract(contract, buyer, jurist, *, now=None) -> Contract:
-    contract = contract_services.contract_submit_for_review(contract=contract, actor=buyer, now=now)
+    contract = contract_services.contract_submit_for_review(
+        contract=contract, rendered_sha256=contract.current_document.sha256, actor=buyer, now=now
+    )
     return contract_services.contract_approve(
         contract=contract,
         actor=jurist,
@@ -411,7 +413,9 @@ def make_contract(buyer, state: str, *, jurist, signer=None, now=None, **case_kw
         return contract
     if state == "withdrawn":
         return contract_services.contract_withdraw(contract=contract, actor=jurist, comment="Offre caduque.", now=now)
-    contract = contract_services.contract_submit_for_review(contract=contract, actor=buyer, now=now)
+    contract = contract_services.contract_submit_for_review(
+        contract=contract, rendered_sha256=contract.current_document.sha256, actor=buyer, now=now
+    )
     if state == "legal_review":
         return contract
     contract = contract_services.contract_approve(

@@ -169,7 +169,11 @@ def test_need_to_signed_contract_through_the_pages(
     document = contract.documents.get()
     assert document.status == "rendered", "the eager worker renders the PDF after commit"
     with django_capture_on_commit_callbacks(execute=True):
-        _post(client, reverse("contracts:transition", args=[contract.pk, "submit_for_review"]), {})
+        _post(
+            client,
+            reverse("contracts:transition", args=[contract.pk, "submit_for_review"]),
+            {"submit_for_review-rendered_sha256": document.sha256, "submit_for_review-confirm": "on"},
+        )
 
     # --- the jurist: notified, checks the clauses, approves the version displayed --------------
     assert Notification.objects.filter(recipient=jurist, verb="contract_to_review").exists()

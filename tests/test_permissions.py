@@ -22,16 +22,19 @@ permissions; they are Django's code, not Tandem's, and are not enumerated here.
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from io import BytesIO
 from pathlib import Path
 
+import openpyxl
 import pytest
+from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 from stdnum import luhn
 
 from contracts import views as contract_views
-from contracts.models import CLAUSES, Contract, ContractDocument
+from contracts.models import CLAUSES, Contract, ContractDocument, ContractModification, SignedDocument
 from notifications.models import Notification
 from procurement import services as case_services
 from procurement import views as case_views
@@ -393,6 +396,40 @@ def build_contract_document(w):
     return {"pk": document.pk}, {}
 
 
+def build_signed_download(w):
+    _contract("signed")(w)
+    signed = SignedDocument.objects.create(
+        contract=w.contract,
+        source=w.contract.current_document,
+        status=SignedDocument.Status.SIGNED,
+        created_at=timezone.now(),
+    )
+    signed.file.save("signe.pdf", ContentFile(PDF_BYTES))
+    return {"pk": signed.pk}, {}
+
+
+def _submit_data(w):
+    return {"submit_for_review-rendered_sha256": w.contract.current_document.sha256, "submit_for_review-confirm": "on"}
+
+
+def _modify_data(w):
+    return {
+        "modify-quantity": w.contract.quantity - 1000,
+        "modify-unit_price": str(w.contract.unit_price),
+        "modify-notified_on": _date(timezone.localdate()),
+        "modify-reason": "Livraison partielle acceptée d'un commun accord.",
+        "modify-terms_version": w.contract.terms_version,
+    }
+
+
+def _dashboard_export(fmt):
+    def build(w):
+        _contract("signed")(w)  # a supplier with an amount committed, named in the export
+        return {"fmt": fmt}, {}
+
+    return build
+
+
 def _contract_action(state, action, data: Callable[[World], dict] = lambda w: {}):
     def build(w):
         kwargs, _ = _contract(state)(w)
@@ -473,6 +510,14 @@ def _list_with_case(w):
     return {}, {}
 
 
+def _export_with_case(fmt):
+    def build(w):
+        _list_with_case(w)
+        return {"format": fmt}, {}
+
+    return build
+
+
 def _list_with_contract(w):
     _contract("draft")(w)
     return {}, {}
@@ -521,6 +566,8 @@ def check_to_case_list(w, response):
 MATRIX: dict[str, Entry] = {
     # The root only redirects to the case list (which then applies its own rule, 403 for norole).
     "home": Entry("get", _none, expect(REDIRECT, norole=REDIRECT), check=check_to_case_list),
+    # The load balancer's liveness check (and the trivial view of `make bench`): open to anyone.
+    "health": Entry("get", _none, expect(OK, anonymous=OK, norole=OK)),
     # The language switch is in the footer of every page, the login page included.
     "set_language": Entry(
         "post", build_set_language, expect(REDIRECT, anonymous=REDIRECT, norole=REDIRECT), check=check_set_language
@@ -601,6 +648,12 @@ MATRIX: dict[str, Entry] = {
     ),
     # --- procurement: pages
     "procurement:case_list": Entry("get", _list_with_case, read_page(), hidden=lambda w: w.case.title),
+    "procurement:case_list_export#csv": Entry(
+        "get", _export_with_case("csv"), read_page(), hidden=lambda w: w.case.reference
+    ),
+    "procurement:case_list_export#xlsx": Entry(
+        "get", _export_with_case("xlsx"), read_page(), hidden=lambda w: w.case.reference
+    ),
     "procurement:case_create": Entry(
         "post",
         build_case_create,
@@ -712,6 +765,7 @@ MATRIX: dict[str, Entry] = {
     "contracts:list": Entry("get", _list_with_contract, read_page(), hidden=lambda w: w.contract.reference),
     "contracts:detail": Entry("get", _contract("draft"), object_page()),
     "contracts:document_download": Entry("get", build_contract_document, object_page()),
+    "contracts:signed_download": Entry("get", build_signed_download, object_page()),
     "contracts:decp_export": Entry("get", _contract("notified"), object_page()),
     "contracts:decp_export_period": Entry(
         "get", _period_with_notified_contract, read_page(), hidden=lambda w: w.contract.reference
@@ -719,7 +773,7 @@ MATRIX: dict[str, Entry] = {
     # --- contracts: the contract's steps (one variant per action)
     "contracts:transition#submit_for_review": Entry(
         "post",
-        _contract_action("draft", "submit_for_review"),
+        _contract_action("draft", "submit_for_review", _submit_data),
         only(["case_buyer"]),
         _contract_status,
         frozenset({"case_buyer"}),
@@ -781,6 +835,13 @@ MATRIX: dict[str, Entry] = {
         _contract_status,
         frozenset({"case_buyer"}),
     ),
+    "contracts:transition#modify": Entry(
+        "post",
+        _contract_action("notified", "modify", _modify_data),
+        only(["case_buyer", "jurist"]),
+        lambda w: ContractModification.objects.filter(contract=w.contract).count(),
+        frozenset({"case_buyer", "jurist"}),
+    ),
     "contracts:transition#withdraw": Entry(
         "post",
         _contract_action("draft", "withdraw", lambda w: {"withdraw-comment": "Offre caduque."}),
@@ -813,6 +874,11 @@ MATRIX: dict[str, Entry] = {
     "contracts:case_audit_zip": Entry("get", _case("need"), object_page()),
     # --- dashboard
     "dashboard:index": Entry("get", _list_with_case, read_page(), hidden=lambda w: w.case.reference),
+    "dashboard:export#csv": Entry(
+        "get", _dashboard_export("csv"), read_page(), hidden=lambda w: w.contract.offer.supplier.name
+    ),
+    "dashboard:export#xlsx": Entry("get", _dashboard_export("xlsx"), read_page()),
+    "dashboard:pdf": Entry("get", _list_with_case, read_page()),
     # --- Django admin (index only: see the module docstring)
     "admin:index": Entry("get", _none, {**dict.fromkeys(ROLES, ADMIN_LOGIN), "admin": OK}),
 }
@@ -851,6 +917,20 @@ def _assert_expected(response, expected, key, role):
         assert response.status_code == expected, f"{where}: {response.status_code}, expected {expected}"
 
 
+def _visible_text(response) -> str:
+    """What the user reads: the page or file, streamed or not; a workbook's cell values (its XML is zipped)."""
+    body = b"".join(response.streaming_content) if response.streaming else response.content
+    if response["Content-Type"].startswith("application/vnd.openxmlformats-officedocument.spreadsheetml"):
+        workbook = openpyxl.load_workbook(BytesIO(body), read_only=True)
+        try:
+            return "\n".join(
+                str(value) for sheet in workbook for row in sheet.iter_rows(values_only=True) for value in row
+            )
+        finally:
+            workbook.close()
+    return body.decode()
+
+
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("key", list(MATRIX))
 def test_permission_matrix(client, users, key, role):
@@ -874,7 +954,7 @@ def test_permission_matrix(client, users, key, role):
         if entry.check is not None and expected == REDIRECT:
             entry.check(world, response)
         if entry.hidden is not None and role == "outsider":
-            assert entry.hidden(world) not in response.content.decode(), f"{key}: another organisation's data shown"
+            assert entry.hidden(world) not in _visible_text(response), f"{key}: another organisation's data shown"
     finally:
         response.close()
 

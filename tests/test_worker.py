@@ -185,7 +185,9 @@ def test_worker_renders_the_contract_and_delivers_the_notification(celery_worker
     assert document.size > 1000
     assert (settings.PRIVATE_STORAGE_ROOT / document.file.name).is_file()
 
-    contract_services.contract_submit_for_review(contract=contract, actor=buyer)
+    contract_services.contract_submit_for_review(
+        contract=contract, rendered_sha256=contract.current_document.sha256, actor=buyer
+    )
     notification = Notification.objects.get(recipient=jurist, verb="contract_to_review")
     wait_until(
         lambda: Notification.objects.filter(pk=notification.pk, email_status="sent").exists(),
@@ -202,7 +204,9 @@ def test_broker_outage_delays_a_notification_and_the_sweep_delivers_it(celery_wo
 
     with broker_at(DEAD_BROKER):
         started = time.monotonic()
-        contract = contract_services.contract_submit_for_review(contract=contract, actor=buyer)
+        contract = contract_services.contract_submit_for_review(
+            contract=contract, rendered_sha256=contract.current_document.sha256, actor=buyer
+        )
         assert time.monotonic() - started < 10, "publishing to a dead broker must fail fast"
 
     contract.refresh_from_db()

@@ -1,6 +1,6 @@
 """Settings shared by every environment. One environment variable per integration (twelve-factor)."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -133,6 +133,10 @@ UPLOAD_MAX_BYTES = env.int("UPLOAD_MAX_BYTES", default=20 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
+# PAdES seal of signed contracts: a PKCS#12 file (key + certificate) provided by the deployment; "" = no seal.
+TANDEM_SIGNING_PKCS12 = env("TANDEM_SIGNING_PKCS12", default="")
+TANDEM_SIGNING_PASSPHRASE = env("TANDEM_SIGNING_PASSPHRASE", default="")
+
 # Proxies whose X-Forwarded-For we believe (addresses). Empty: REMOTE_ADDR only.
 TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 
@@ -171,6 +175,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "procurement.tasks.remind_expiring_documents",
         "schedule": crontab(hour=7, minute=0),
     },
+    "director-digest": {"task": "dashboard.tasks.send_director_digest", "schedule": crontab(hour=7, minute=30)},
 }
 
 # --- Tandem ---------------------------------------------------------------------------------
@@ -204,6 +209,14 @@ RED_FLAG_RECENT_COMPANY_MONTHS = env.int("RED_FLAG_RECENT_COMPANY_MONTHS", defau
 RED_FLAG_PRICE_RATIO = Decimal(env("RED_FLAG_PRICE_RATIO", default="3"))
 # Size of the director's overview lists.
 DASHBOARD_LIST_SIZE = 10
+# Seconds between two refreshes of the dashboard (htmx polling, pausable by the user).
+DASHBOARD_REFRESH_SECONDS = env.int("DASHBOARD_REFRESH_SECONDS", default=60)
+# The dashboard lists the obligations overdue or due within this many days.
+DASHBOARD_OBLIGATION_DAYS = env.int("DASHBOARD_OBLIGATION_DAYS", default=30)
+# Décret 2020-281: imports of masks above this many units per quarter and per legal person could be
+# requisitioned by the State, from 20 March to 31 May 2020 (DOMAIN.md §1).
+REQUISITION_UNITS_PER_QUARTER = 5_000_000
+REQUISITION_PERIOD = (date(2020, 3, 20), date(2020, 5, 31))
 
 LOGGING = {
     "version": 1,

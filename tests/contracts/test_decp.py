@@ -163,11 +163,16 @@ def test_contracts_not_notified_to_the_supplier_are_not_published(buyer, jurist,
         decp.contract_record(contract)
 
 
-def test_a_change_after_notification_is_appended_never_written_over(notified):
-    """No workflow step amends a notified contract yet; should one come, the published amount stays."""
-    contract = Contract.objects.get(pk=notified.pk)
-    contract.quantity = 90_000
-    contract.save(update_fields=["quantity"])
+def test_a_modification_after_notification_is_appended_never_written_over(notified, buyer):
+    services.contract_modify(
+        contract=notified,
+        actor=buyer,
+        quantity=90_000,
+        unit_price=notified.unit_price,
+        reason="Livraison partielle acceptée.",
+        notified_on=timezone.localdate(),
+        terms_version=notified.terms_version,
+    )
     (record,) = marches(decp.export([Contract.objects.get(pk=notified.pk)]))
     assert record["montant"] == 85000.0
     (modification,) = record["modifications"]

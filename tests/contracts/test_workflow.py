@@ -53,7 +53,9 @@ def _amend(contract, actor, **kwargs):
 
 
 CALLS = {
-    "submit_for_review": lambda c, a: services.contract_submit_for_review(contract=c, actor=a, now=NOW),
+    "submit_for_review": lambda c, a: services.contract_submit_for_review(
+        contract=c, rendered_sha256=c.current_document.sha256, actor=a, now=NOW
+    ),
     "request_changes": lambda c, a: services.contract_request_changes(
         contract=c, actor=a, comment="Préciser l'Incoterm.", now=NOW
     ),
@@ -195,11 +197,18 @@ def test_wrong_role_is_denied(request, build, transition, who):
 def test_submit_for_review_needs_a_rendered_document(buyer):
     contract = make_case(buyer, "contract", render=False).contracts.get()
     assert contract.current_document.status == "pending"
-    assert _blocked(lambda: services.contract_submit_for_review(contract=contract, actor=buyer)) == [
-        "The contract document is still being generated; wait until its PDF is ready."
-    ]
+    assert _blocked(
+        lambda: services.contract_submit_for_review(
+            contract=contract, rendered_sha256=contract.current_document.sha256, actor=buyer
+        )
+    ) == ["The contract document is still being generated; wait until its PDF is ready."]
     factories.render_pending(contract)
-    assert services.contract_submit_for_review(contract=contract, actor=buyer).status == "legal_review"
+    assert (
+        services.contract_submit_for_review(
+            contract=contract, rendered_sha256=contract.current_document.sha256, actor=buyer
+        ).status
+        == "legal_review"
+    )
 
 
 @pytest.mark.django_db
@@ -210,7 +219,12 @@ def test_eager_task_renders_the_document_on_commit(buyer, django_capture_on_comm
     document = contract.documents.get()
     assert (document.status, len(document.sha256), document.attempts) == ("rendered", 64, 1)
     assert CaseEvent.objects.filter(contract=contract, verb="document_rendered").count() == 1
-    assert services.contract_submit_for_review(contract=contract, actor=buyer).status == "legal_review"
+    assert (
+        services.contract_submit_for_review(
+            contract=contract, rendered_sha256=contract.current_document.sha256, actor=buyer
+        ).status
+        == "legal_review"
+    )
 
 
 # --- request_changes -----------------------------------------------------------------------------
@@ -237,7 +251,9 @@ def test_request_changes_is_for_jurists_only_even_when_they_also_buy(build, org)
 def test_approve_four_eyes_refuses_the_awarding_buyer_even_if_jurist(org, jurist):
     buyer_jurist = factories.UserFactory(organisation=org, roles=["buyer", "jurist"])
     contract = make_case(buyer_jurist, "contract").contracts.get()
-    contract = services.contract_submit_for_review(contract=contract, actor=buyer_jurist)
+    contract = services.contract_submit_for_review(
+        contract=contract, rendered_sha256=contract.current_document.sha256, actor=buyer_jurist
+    )
     assert contract.offer.awarded_by == buyer_jurist
 
     with pytest.raises(PermissionDenied):
@@ -295,12 +311,21 @@ def test_amend_a_draft_bumps_the_terms_version_and_renders_a_new_version(build, 
     new = amended.current_document
     assert (new.version, new.status) == (2, "pending")
     # Until the new version is rendered, the contract cannot go to review.
-    assert _blocked(lambda: services.contract_submit_for_review(contract=amended, actor=buyer))
+    assert _blocked(
+        lambda: services.contract_submit_for_review(
+            contract=amended, rendered_sha256=amended.current_document.sha256, actor=buyer
+        )
+    )
     factories.render_pending(amended)
     new.refresh_from_db()
     assert new.status == "rendered"
     assert new.sha256 != first.sha256
-    assert services.contract_submit_for_review(contract=amended, actor=buyer).status == "legal_review"
+    assert (
+        services.contract_submit_for_review(
+            contract=amended, rendered_sha256=amended.current_document.sha256, actor=buyer
+        ).status
+        == "legal_review"
+    )
 
 
 @pytest.mark.django_db
@@ -492,7 +517,9 @@ def test_submit_for_review_notifies_the_legal_team_after_commit(
     mail.outbox.clear()
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        services.contract_submit_for_review(contract=contract, actor=buyer)
+        services.contract_submit_for_review(
+            contract=contract, rendered_sha256=contract.current_document.sha256, actor=buyer
+        )
 
     rows = Notification.objects.filter(verb="contract_to_review")
     assert {n.recipient for n in rows} == {jurist, other_jurist}

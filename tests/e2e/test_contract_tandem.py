@@ -30,6 +30,9 @@ def test_buyer_jurist_director_in_turn(browser, live_server, login, buyer, juris
     buyer_page, jurist_page, director_page = (pages[u.username] for u in (buyer, jurist, director))
 
     buyer_page.goto(url)
+    preview = buyer_page.get_by_role("link", name="Aperçu de la version 1")
+    expect(preview).to_have_attribute("href", f"{contract.current_document.get_download_url()}?apercu=1")
+    buyer_page.locator("#id_submit_for_review-confirm").check()
     step(buyer_page, contract, "submit_for_review").click()
     buyer_page.wait_for_load_state()
 
@@ -47,6 +50,8 @@ def test_buyer_jurist_director_in_turn(browser, live_server, login, buyer, juris
     step(buyer_page, contract, "amend").click()
     buyer_page.wait_for_load_state()
     buyer_page.goto(url)  # the new version is rendered (tasks run in-process here)
+    expect(buyer_page.get_by_role("link", name="Aperçu de la version 2")).to_be_visible()
+    buyer_page.locator("#id_submit_for_review-confirm").check()
     step(buyer_page, contract, "submit_for_review").click()
     buyer_page.wait_for_load_state()
 

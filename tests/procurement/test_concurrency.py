@@ -88,7 +88,9 @@ def test_racing_award_creates_the_contracts_once(buyer):
 
 def test_racing_contract_approve_has_exactly_one_winner(buyer, jurist):
     contract = make_case(buyer, "contract").contracts.get()
-    contract = contract_services.contract_submit_for_review(contract=contract, actor=buyer)
+    contract = contract_services.contract_submit_for_review(
+        contract=contract, rendered_sha256=contract.current_document.sha256, actor=buyer
+    )
     sha = contract.current_document.sha256
     other_jurists = [factories.UserFactory(organisation=buyer.organisation, roles=["jurist"]) for _ in range(3)]
     jurists = [jurist, *other_jurists]

@@ -439,7 +439,9 @@ def test_close_requires_at_least_one_signed_contract(buyer, jurist):
 def test_reopen_withdraws_open_contracts_and_clears_the_award(buyer, jurist):
     case = make_case(buyer, "contract", suppliers=2)
     first, second = case.contracts.order_by("pk")
-    contract_services.contract_submit_for_review(contract=first, actor=buyer)
+    contract_services.contract_submit_for_review(
+        contract=first, rendered_sha256=first.current_document.sha256, actor=buyer
+    )
     before = _last_pk()
 
     case = contract_services.case_reopen_negotiation(case=case, actor=jurist, comment="Délais intenables.", now=NOW)

@@ -649,7 +649,12 @@ class Command(BaseCommand):
         )
         for contract in contracts:
             self._render_pending(contract)
-            contract_services.contract_submit_for_review(contract=contract, actor=buyer, now=paris(2020, 3, 22, 12))
+            contract_services.contract_submit_for_review(
+                contract=contract,
+                rendered_sha256=contract.current_document.sha256,
+                actor=buyer,
+                now=paris(2020, 3, 22, 12),
+            )
             contract.refresh_from_db()
             contract_services.contract_approve(
                 contract=contract,
@@ -873,7 +878,9 @@ class Command(BaseCommand):
         )
         for contract in contracts:
             self._render_pending(contract)
-            contract_services.contract_submit_for_review(contract=contract, actor=buyer, now=next(clock))
+            contract_services.contract_submit_for_review(
+                contract=contract, rendered_sha256=contract.current_document.sha256, actor=buyer, now=next(clock)
+            )
         return case
 
     def _document(self, kind, issuer, number, model, issued_on, *, by_manufacturer=True, body=None) -> dict:
