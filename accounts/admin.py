@@ -5,7 +5,14 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import Organisation, User
 
 
-class ReadOnlyAdminMixin:
+class NoDeleteAdminMixin:
+    """Parts of a case file (R2184-12: kept): no delete button, no "delete selected" action, even for superusers."""
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ReadOnlyAdminMixin(NoDeleteAdminMixin):
     """Records the application writes itself (audit events, screenings, checks, evidence): read in the admin,
     never added, changed or deleted there."""
 
@@ -13,9 +20,6 @@ class ReadOnlyAdminMixin:
         return False
 
     def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
         return False
 
 

@@ -1,25 +1,45 @@
 """The dashboard's figures written as plain SQL: the baseline of the dashboard benchmark (DESIGN.md §8: the
 dashboard within 1.2× the time of the raw SQL computing the same figures).
 
-Covered: cases per stage (count, past target), overdue cases (the first page and the count), amounts
-committed / signed / estimated, and the pending obligations after signature (the first page and the count).
+Covered: every figure but the red flags — cases per stage (count, past target), overdue cases, amounts committed /
+signed / estimated, obligations after signature (its query is the dashboard's own), need-to-signature percentiles,
+amounts and units by product family, deliveries of the next 7 days, suppliers by amount, requisition risk.
 When dashboard_for computes a new figure, add its SQL here and its extraction to `figures_of_dashboard`: the
 benchmark reports which of the dashboard's keys the baseline does not cover, and whether the figures agree.
 """
 
 from datetime import timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
 from contracts.models import SIGNED_STATUSES, ContractStatus
+from dashboard import obligations_sql
+from procurement.catalogue import FAMILY, REQUISITIONABLE, Family
 from procurement.models import OPEN_STATUSES
 
 COMMITTED = [ContractStatus.APPROVED.value, *(s.value for s in SIGNED_STATUSES)]
 SIGNED = [s.value for s in SIGNED_STATUSES]
 # The dashboard's keys whose figures the SQL below computes (the others are reported as not covered).
-COVERED_KEYS = {"stages", "cases_total", "overdue", "overdue_total", "amounts", "obligations", "obligations_total"}
+COVERED_KEYS = {
+    "stages",
+    "cases_total",
+    "overdue",
+    "overdue_total",
+    "amounts",
+    "obligations",
+    "obligations_total",
+    "time_to_contract",
+    "families",
+    "family_total",
+    "deliveries",
+    "deliveries_total",
+    "suppliers",
+    "committed_total",
+    "requisition_total",
+}
 
 STAGES_SQL = """
 SELECT status, count(*), count(*) FILTER (WHERE {late})
@@ -54,63 +74,84 @@ FROM procurement_needline n JOIN procurement_purchasecase c ON c.id = n.case_id
 WHERE c.organisation_id = %(org)s AND c.status = ANY(%(open)s)
 """
 
-# contracts.obligations.contract_obligations for every signed contract, in SQL: prefect transmission and award
-# notice from the EU threshold, DECP publication from its threshold once notified, the URSSAF vigilance
-# certificate (SIRET suppliers, from its threshold incl. VAT) due at the latest certificate's expiry. The
-# threshold in force on a day is the one with the latest start among those valid that day (Threshold.amount_on).
-OBLIGATIONS_SQL = """
-WITH signed AS (
-    SELECT k.id, k.reference, k.created_at,
-           (k.signed_at AT TIME ZONE %(tz)s)::date AS signed_on,
-           (k.notified_at AT TIME ZONE %(tz)s)::date AS notified_on,
-           round(k.quantity * k.unit_price, 2) AS ht,
-           round(k.quantity * k.unit_price, 2) + round(round(k.quantity * k.unit_price, 2) * k.vat_rate, 2) AS ttc,
-           k.prefect_transmitted_on, k.award_notice_published_on, k.decp_published_on,
-           s.identifier_type, urssaf.latest
+TIME_TO_CONTRACT_SQL = """
+SELECT count(*),
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY k.signed_at - c.created_at),
+       percentile_cont(0.9) WITHIN GROUP (ORDER BY k.signed_at - c.created_at)
+FROM contracts_contract k JOIN procurement_purchasecase c ON c.id = k.case_id
+WHERE c.organisation_id = %(org)s AND k.status = ANY(%(signed)s) AND k.signed_at IS NOT NULL
+"""
+
+# Per product (families are sums of products, done in Python as the dashboard does).
+PRODUCT_CONTRACTS_SQL = """
+SELECT n.product,
+       coalesce(sum(k.quantity * k.unit_price) FILTER (WHERE k.status = ANY(%(committed)s)), 0),
+       coalesce(sum(k.quantity * k.unit_price * (1 + k.vat_rate)) FILTER (WHERE k.status = ANY(%(committed)s)), 0),
+       coalesce(sum(k.quantity * k.unit_price) FILTER (WHERE k.status = ANY(%(signed)s)), 0),
+       coalesce(sum(k.quantity * k.unit_price * (1 + k.vat_rate)) FILTER (WHERE k.status = ANY(%(signed)s)), 0),
+       coalesce(sum(k.quantity) FILTER (WHERE k.status = ANY(%(signed)s)), 0)
+FROM contracts_contract k
+JOIN procurement_purchasecase c ON c.id = k.case_id
+JOIN procurement_offer o ON o.id = k.offer_id
+JOIN procurement_needline n ON n.id = o.need_line_id
+WHERE c.organisation_id = %(org)s
+GROUP BY n.product
+"""
+
+PRODUCT_NEEDS_SQL = """
+SELECT n.product, coalesce(sum(n.quantity * n.estimated_unit_price), 0), coalesce(sum(n.quantity), 0)
+FROM procurement_needline n JOIN procurement_purchasecase c ON c.id = n.case_id
+WHERE c.organisation_id = %(org)s AND c.status = ANY(%(open)s)
+GROUP BY n.product
+"""
+
+# Committed contracts whose current terms (final round, else the latest) deliver in the next 7 days.
+DELIVERIES_SQL = """
+WITH terms AS (
+    SELECT DISTINCT ON (r.offer_id) r.offer_id, r.delivery_date
+    FROM procurement_negotiationround r
+    WHERE r.offer_id IN (
+        SELECT offer_id FROM procurement_negotiationround WHERE delivery_date BETWEEN %(today)s AND %(week)s
+    )
+    ORDER BY r.offer_id, r.is_final DESC, r.number DESC, r.id DESC
+)
+SELECT k.id, count(*) OVER ()
+FROM contracts_contract k
+JOIN procurement_purchasecase c ON c.id = k.case_id
+JOIN terms t ON t.offer_id = k.offer_id
+WHERE c.organisation_id = %(org)s AND k.status = ANY(%(committed)s)
+  AND t.delivery_date BETWEEN %(today)s AND %(week)s
+ORDER BY t.delivery_date, k.id
+LIMIT %(limit)s
+"""
+
+SUPPLIERS_SQL = """
+SELECT o.supplier_id, sum(k.quantity * k.unit_price) AS amount
+FROM contracts_contract k
+JOIN procurement_purchasecase c ON c.id = k.case_id
+JOIN procurement_offer o ON o.id = k.offer_id
+JOIN suppliers_supplier s ON s.id = o.supplier_id
+WHERE c.organisation_id = %(org)s AND k.status = ANY(%(committed)s)
+GROUP BY o.supplier_id, s.name
+ORDER BY amount DESC, s.name
+"""
+
+REQUISITION_SQL = """
+WITH masks AS (
+    SELECT k.case_id, k.quantity, date_trunc('quarter', k.created_at AT TIME ZONE %(tz)s) AS quarter
     FROM contracts_contract k
     JOIN procurement_purchasecase c ON c.id = k.case_id
     JOIN procurement_offer o ON o.id = k.offer_id
-    JOIN suppliers_supplier s ON s.id = o.supplier_id
-    LEFT JOIN (
-        SELECT supplier_id, max(expires_on) AS latest FROM suppliers_supplierdocument
-        WHERE kind = 'urssaf' AND expires_on IS NOT NULL GROUP BY supplier_id
-    ) urssaf ON urssaf.supplier_id = s.id
-    WHERE c.organisation_id = %(org)s AND k.signed_at IS NOT NULL AND k.status <> 'withdrawn'
-), day_limits AS (
-    -- Per day a contract was signed or notified (a few dozen days), the thresholds in force that day.
-    SELECT d.day,
-           (array_agg(t.amount ORDER BY t.valid_from DESC) FILTER (WHERE t.kind = 'eu_supplies'))[1] AS eu,
-           (array_agg(t.amount ORDER BY t.valid_from DESC) FILTER (WHERE t.kind = 'decp'))[1] AS decp,
-           (array_agg(t.amount ORDER BY t.valid_from DESC) FILTER (WHERE t.kind = 'vigilance'))[1] AS vigilance
-    FROM (SELECT signed_on AS day FROM signed UNION SELECT notified_on FROM signed WHERE notified_on IS NOT NULL) d
-    JOIN procurement_threshold t ON t.valid_from <= d.day AND (t.valid_until IS NULL OR d.day <= t.valid_until)
-    GROUP BY d.day
-), limits AS (
-    SELECT signed.*, at_signature.eu, at_signature.vigilance, at_notification.decp
-    FROM signed
-    LEFT JOIN day_limits at_signature ON at_signature.day = signed.signed_on
-    LEFT JOIN day_limits at_notification ON at_notification.day = signed.notified_on
-), obligation AS (
-    SELECT id, reference, created_at, 1 AS position, 'prefect' AS code, signed_on + 15 AS due,
-           prefect_transmitted_on AS done
-    FROM limits WHERE ht >= eu
-    UNION ALL
-    SELECT id, reference, created_at, 2, 'award_notice', signed_on + 30, award_notice_published_on
-    FROM limits WHERE ht >= eu
-    UNION ALL
-    SELECT id, reference, created_at, 3, 'decp', (notified_on + interval '2 months')::date, decp_published_on
-    FROM limits WHERE notified_on IS NOT NULL AND ht >= decp
-    UNION ALL
-    SELECT id, reference, created_at, 4, 'vigilance',
-           CASE WHEN latest > signed_on THEN latest ELSE (signed_on + interval '6 months')::date END, NULL
-    FROM limits WHERE identifier_type = 'SIRET' AND ttc >= vigilance
+    JOIN procurement_needline n ON n.id = o.need_line_id
+    WHERE c.organisation_id = %(org)s AND k.status <> 'withdrawn' AND n.product = ANY(%(masks)s)
+      AND (k.created_at AT TIME ZONE %(tz)s)::date BETWEEN %(req_start)s AND %(req_end)s
 )
-SELECT id, reference, code, due, due < %(today)s, count(*) OVER ()
-FROM obligation
-WHERE done IS NULL AND due <= %(horizon)s
-ORDER BY due < %(today)s DESC, due, created_at DESC, id DESC, position
-LIMIT %(limit)s
+SELECT count(DISTINCT case_id) FROM masks
+WHERE quarter IN (SELECT quarter FROM masks GROUP BY quarter HAVING sum(quantity) > %(req_units)s)
 """
+
+# The pending obligations: the dashboard's own SQL on PostgreSQL (dashboard.obligations_sql).
+OBLIGATIONS_SQL = obligations_sql.OBLIGATIONS_SQL
 
 
 def _late_condition(now) -> tuple[str, dict]:
@@ -123,7 +164,7 @@ def _late_condition(now) -> tuple[str, dict]:
 
 
 def dashboard_figures(*, organisation_id: int, now) -> dict:
-    """The figures, straight from SQL (five queries), as plain values comparable with `figures_of_dashboard`."""
+    """The figures, straight from SQL (one query per figure), as plain values comparable with `figures_of_dashboard`."""
     late, late_params = _late_condition(now)
     limit = settings.DASHBOARD_LIST_SIZE
     params = {
@@ -135,6 +176,11 @@ def dashboard_figures(*, organisation_id: int, now) -> dict:
         "tz": settings.TIME_ZONE,
         "today": timezone.localdate(now),
         "horizon": timezone.localdate(now) + timedelta(days=settings.DASHBOARD_OBLIGATION_DAYS),
+        "week": timezone.localdate(now) + timedelta(days=7),
+        "masks": [str(product) for product in REQUISITIONABLE],
+        "req_start": settings.REQUISITION_PERIOD[0],
+        "req_end": settings.REQUISITION_PERIOD[1],
+        "req_units": settings.REQUISITION_UNITS_PER_QUARTER,
         **late_params,
     }
     with connection.cursor() as cursor:
@@ -148,7 +194,28 @@ def dashboard_figures(*, organisation_id: int, now) -> dict:
         estimated, lines_without_estimate = cursor.fetchone()
         cursor.execute(OBLIGATIONS_SQL, params)
         obligations = cursor.fetchall()
+        cursor.execute(TIME_TO_CONTRACT_SQL, params)
+        signed_count_ttc, median, p90 = cursor.fetchone()
+        cursor.execute(PRODUCT_CONTRACTS_SQL, params)
+        product_contracts = cursor.fetchall()
+        cursor.execute(PRODUCT_NEEDS_SQL, params)
+        product_needs = cursor.fetchall()
+        cursor.execute(DELIVERIES_SQL, params)
+        deliveries = cursor.fetchall()
+        cursor.execute(SUPPLIERS_SQL, params)
+        suppliers = cursor.fetchall()
+        cursor.execute(REQUISITION_SQL, params)
+        (requisition,) = cursor.fetchone()
+    families = _families(product_contracts, product_needs)
     return {
+        "time_to_contract": (signed_count_ttc, median, p90),
+        "families": families,
+        "family_total": tuple(sum(row[i] for row in families.values()) for i in range(8)),
+        "deliveries": [row[0] for row in deliveries],
+        "deliveries_total": deliveries[0][1] if deliveries else 0,
+        "suppliers": [(pk, _cents(amount)) for pk, amount in suppliers[:limit]],
+        "committed_total": _cents(sum((amount for _pk, amount in suppliers), Decimal(0))),
+        "requisition_total": requisition,
         "stages": {status: count for status, (count, _late) in stages.items() if count},
         "stages_overdue": {status: late for status, (_count, late) in stages.items() if late},
         "cases_total": sum(count for count, _late in stages.values()),
@@ -164,6 +231,31 @@ def dashboard_figures(*, organisation_id: int, now) -> dict:
         },
         "obligations": [(row[0], row[2], row[3]) for row in obligations],
         "obligations_total": obligations[0][5] if obligations else 0,
+    }
+
+
+def _cents(value) -> Decimal:
+    return Decimal(value).quantize(Decimal("0.01"))
+
+
+def _families(product_contracts, product_needs) -> dict:
+    """family → (estimated HT, estimated TTC, committed HT, committed TTC, signed HT, signed TTC, needed, ordered)."""
+    vat = Decimal(str(settings.DEFAULT_VAT_RATE))
+    sums: dict[str, list] = {}
+    for product, committed, committed_ttc, signed, signed_ttc, ordered in product_contracts:
+        row = sums.setdefault(FAMILY.get(product, Family.OTHER), [Decimal(0)] * 6 + [0, 0])
+        for index, value in ((2, committed), (3, committed_ttc), (4, signed), (5, signed_ttc)):
+            row[index] += value
+        row[7] += ordered
+    for product, estimated, needed in product_needs:
+        row = sums.setdefault(FAMILY.get(product, Family.OTHER), [Decimal(0)] * 6 + [0, 0])
+        row[0] += estimated
+        row[1] += estimated * (1 + vat)
+        row[6] += needed
+    return {
+        str(family): tuple(_cents(v) for v in row[:6]) + (row[6], row[7])
+        for family, row in sums.items()
+        if row[6] or row[7] or row[2] or row[0]
     }
 
 
@@ -185,7 +277,34 @@ def figures_of_dashboard(dashboard: dict) -> dict:
         figures["obligations"] = [
             (row.contract.pk, row.obligation.code, row.obligation.due) for row in dashboard["obligations"]
         ]
+    if "time_to_contract" in dashboard:
+        ttc = dashboard["time_to_contract"]
+        figures["time_to_contract"] = (ttc.count, ttc.median, ttc.p90)
+    if "families" in dashboard:
+        figures["families"] = {row.family: _family_tuple(row) for row in dashboard["families"]}
+        figures["family_total"] = _family_tuple(dashboard["family_total"])
+    if "deliveries" in dashboard:
+        figures["deliveries"] = [contract.pk for contract in dashboard["deliveries"]]
+        figures["deliveries_total"] = dashboard["deliveries_total"]
+    if "suppliers" in dashboard:
+        figures["suppliers"] = [(row.supplier_id, row.amount) for row in dashboard["suppliers"]]
+        figures["committed_total"] = dashboard["committed_total"]
+    if "requisition_total" in dashboard:
+        figures["requisition_total"] = dashboard["requisition_total"]
     return figures
+
+
+def _family_tuple(row) -> tuple:
+    return (
+        row.estimated_ht,
+        row.estimated_ttc,
+        row.committed_ht,
+        row.committed_ttc,
+        row.signed_ht,
+        row.signed_ttc,
+        row.needed,
+        row.ordered,
+    )
 
 
 def differences(sql: dict, dashboard: dict) -> list[str]:

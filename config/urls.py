@@ -22,6 +22,7 @@ urlpatterns = [
     path("dossiers/", include("procurement.urls")),
     path("fournisseurs/", include("suppliers.urls")),
     path("contrats/", include("contracts.urls")),
+    path("execution/", include("execution.urls")),
     path("notifications/", include("notifications.urls")),
     path("tableau-de-bord/", include("dashboard.urls")),
     # The language switch is in every page's footer, the login page included.

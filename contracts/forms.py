@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from contracts.models import CLAUSES
-from suppliers.forms import BootstrapFormMixin
+from suppliers.forms import BootstrapFormMixin, DateInput
 
 
 class CommentForm(BootstrapFormMixin, forms.Form):
@@ -66,7 +66,7 @@ class ModifyForm(BootstrapFormMixin, forms.Form):
     )
     notified_on = forms.DateField(
         label=_("Date the modification was notified to the supplier"),
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=DateInput(),
     )
     reason = forms.CharField(
         label=_("Reason for the modification"),
@@ -85,9 +85,7 @@ class SignForm(BootstrapFormMixin, forms.Form):
 
 
 class PrefectTransmissionForm(BootstrapFormMixin, forms.Form):
-    day = forms.DateField(
-        label=_("Date of transmission to the prefect"), widget=forms.DateInput(attrs={"type": "date"})
-    )
+    day = forms.DateField(label=_("Date of transmission to the prefect"), widget=DateInput())
 
     def clean_day(self):
         day = self.cleaned_data["day"]
@@ -97,15 +95,11 @@ class PrefectTransmissionForm(BootstrapFormMixin, forms.Form):
 
 
 class AwardNoticeForm(PrefectTransmissionForm):
-    day = forms.DateField(
-        label=_("Date the award notice was published"), widget=forms.DateInput(attrs={"type": "date"})
-    )
+    day = forms.DateField(label=_("Date the award notice was published"), widget=DateInput())
 
 
 class DecpPublicationForm(PrefectTransmissionForm):
-    day = forms.DateField(
-        label=_("Date the essential data (DECP) were published"), widget=forms.DateInput(attrs={"type": "date"})
-    )
+    day = forms.DateField(label=_("Date the essential data (DECP) were published"), widget=DateInput())
 
 
 class CaseCancelForm(CommentForm):
@@ -150,8 +144,8 @@ class AwardForm(BootstrapFormMixin, forms.Form):
 class DecpPeriodForm(BootstrapFormMixin, forms.Form):
     """The period of a DECP export: contracts notified from `du` to `au`, both included (GET parameters)."""
 
-    du = forms.DateField(label=_("From"), widget=forms.DateInput(attrs={"type": "date"}))
-    au = forms.DateField(label=_("To"), widget=forms.DateInput(attrs={"type": "date"}))
+    du = forms.DateField(label=_("From"), widget=DateInput())
+    au = forms.DateField(label=_("To"), widget=DateInput())
 
     def clean(self):
         cleaned = super().clean()

@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 from simple_history.models import HistoricalRecords
 
+from accounts.retention import Retained, RetainedQuerySet
 from contracts import workflow
 
 CENT = Decimal("0.01")
@@ -42,12 +43,14 @@ CLAUSES = {
 }
 
 
-class ContractQuerySet(models.QuerySet):
+class ContractQuerySet(RetainedQuerySet):
     def for_organisation(self, organisation_id):
         return self.filter(case__organisation_id=organisation_id)
 
 
-class Contract(ConcurrentTransitionMixin, models.Model):
+class Contract(Retained, ConcurrentTransitionMixin, models.Model):
+    retention_hint = "withdraw the contract instead"
+
     case = models.ForeignKey("procurement.PurchaseCase", on_delete=models.PROTECT, related_name="contracts")
     offer = models.ForeignKey("procurement.Offer", on_delete=models.PROTECT, related_name="contracts")
     reference = models.CharField(_("reference"), max_length=24)
@@ -196,7 +199,7 @@ class Contract(ConcurrentTransitionMixin, models.Model):
         pass
 
 
-class ContractDocument(models.Model):
+class ContractDocument(Retained, models.Model):
     """A numbered rendering of the contract (outbox row: pending until the worker stores the PDF)."""
 
     class Status(models.TextChoices):
@@ -214,6 +217,9 @@ class ContractDocument(models.Model):
     rendered_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     error = models.TextField(blank=True)
+
+    objects = RetainedQuerySet.as_manager()
+    retention_hint = "revise the contract: a new version is rendered beside this one"
 
     class Meta:
         ordering = ["version"]
@@ -309,7 +315,7 @@ class ContractModification(models.Model):
         return (self.unit_price * self.quantity).quantize(CENT, ROUND_HALF_UP)
 
 
-class SignedDocument(models.Model):
+class SignedDocument(Retained, models.Model):
     """The signed PDF (PAdES) of a signed contract: an outbox row until the worker stores the signed file.
 
     Created at signature when the deployment configures a signing certificate; the worker seals the
@@ -331,6 +337,9 @@ class SignedDocument(models.Model):
     signed_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     error = models.TextField(blank=True)
+
+    objects = RetainedQuerySet.as_manager()
+    retention_hint = "the sealed copy is the signed contract itself"
 
     class Meta:
         verbose_name = _("signed contract document")

@@ -17,6 +17,13 @@ AWARD_NOTICE_DAYS = 30  # R2183-1: award notice within 30 days of signature
 DECP_MONTHS = 2  # R2196-1: essential data published within two months of notification
 VIGILANCE_MONTHS = 6  # D8222-5
 
+LABELS = {
+    "prefect": _("Transmission to the prefect (before notification)"),
+    "award_notice": _("Award notice"),
+    "decp": _("Publication of the essential data (DECP)"),
+    "vigilance": _("URSSAF vigilance certificate renewed (every 6 months)"),
+}
+
 
 @dataclass(frozen=True)
 class Obligation:
@@ -65,7 +72,7 @@ def contract_obligations(contract, today: date, amount_on=None) -> list[Obligati
         obligations.append(
             Obligation(
                 "prefect",
-                _("Transmission to the prefect (before notification)"),
+                LABELS["prefect"],
                 signed_on + timedelta(days=PREFECT_DAYS),
                 contract.prefect_transmitted_on,
             )
@@ -73,7 +80,7 @@ def contract_obligations(contract, today: date, amount_on=None) -> list[Obligati
         obligations.append(
             Obligation(
                 "award_notice",
-                _("Award notice"),
+                LABELS["award_notice"],
                 signed_on + timedelta(days=AWARD_NOTICE_DAYS),
                 contract.award_notice_published_on,
             )
@@ -82,7 +89,7 @@ def contract_obligations(contract, today: date, amount_on=None) -> list[Obligati
         obligations.append(
             Obligation(
                 "decp",
-                _("Publication of the essential data (DECP)"),
+                LABELS["decp"],
                 notified_on + relativedelta(months=DECP_MONTHS),
                 contract.decp_published_on,
             )
@@ -94,5 +101,5 @@ def contract_obligations(contract, today: date, amount_on=None) -> list[Obligati
         certificates = [d for d in supplier.documents.all() if d.kind == SupplierDocument.Kind.URSSAF and d.expires_on]
         latest = max((d.expires_on for d in certificates), default=None)
         due = latest if latest and latest > signed_on else signed_on + relativedelta(months=VIGILANCE_MONTHS)
-        obligations.append(Obligation("vigilance", _("URSSAF vigilance certificate renewed (every 6 months)"), due))
+        obligations.append(Obligation("vigilance", LABELS["vigilance"], due))
     return sorted(obligations, key=lambda obligation: obligation.due or date.max)

@@ -1,6 +1,7 @@
-from django.db.models import Prefetch
+from django.db.models import OuterRef, Prefetch, Subquery
 
-from contracts.models import Contract, ContractDocument, SignedDocument
+from contracts.models import Contract, ContractDocument, ContractStatus, SignedDocument
+from procurement.models import CaseEvent
 
 
 def contracts_for(*, user):
@@ -46,4 +47,9 @@ def contract_list(*, user, status: str | None = None):
     qs = Contract.objects.for_organisation(user.organisation_id).select_related("case", "offer__supplier")
     if status:
         qs = qs.filter(status=status)
+    if status == ContractStatus.LEGAL_REVIEW:
+        # The jurists' review queue: the contract waiting longest first. It waits from its last submission,
+        # so a contract resubmitted after requested changes does not jump the queue with its first date.
+        submitted = CaseEvent.objects.filter(contract=OuterRef("pk"), verb="submit_for_review").order_by("-created_at")
+        qs = qs.annotate(submitted_at=Subquery(submitted.values("created_at")[:1])).order_by("submitted_at", "pk")
     return qs

@@ -7,6 +7,7 @@ from decimal import Decimal
 from django.http import HttpResponse
 from django.utils.translation import gettext
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from dashboard.templatetags.figures import duration
 from procurement.exports import neutralise
@@ -76,14 +77,22 @@ def csv_response(rows, name: str) -> HttpResponse:
     return response
 
 
+def _xlsx_value(value):
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, str):
+        # Control characters (a supplier name pasted from a PDF) are not allowed in an XLSX file: openpyxl would
+        # refuse the whole export. Removed before neutralising, so that "\x01=cmd" is caught too.
+        value = ILLEGAL_CHARACTERS_RE.sub("", value)
+    return neutralise(value)
+
+
 def xlsx_response(rows, name: str) -> HttpResponse:
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(gettext("Dashboard"))
     sheet.append([gettext("Section"), gettext("Figure"), gettext("Value")])
     for section, label, value in rows:
-        sheet.append(
-            [neutralise(section), neutralise(label), float(value) if isinstance(value, Decimal) else neutralise(value)]
-        )
+        sheet.append([_xlsx_value(section), _xlsx_value(label), _xlsx_value(value)])
     buffer = io.BytesIO()
     workbook.save(buffer)
     response = HttpResponse(buffer.getvalue(), content_type=XLSX)

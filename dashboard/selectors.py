@@ -12,7 +12,9 @@ from django.db.models.functions import Coalesce, TruncQuarter
 from django.utils import timezone
 
 from contracts.models import SIGNED_STATUSES, Contract, ContractStatus
-from contracts.obligations import contract_obligations, threshold_table
+from contracts.obligations import LABELS, Obligation, contract_obligations, threshold_table
+from dashboard.execution import execution_quantities
+from dashboard.obligations_sql import OBLIGATIONS_SQL
 from procurement.catalogue import FAMILY, REQUISITIONABLE, Family
 from procurement.models import OPEN_STATUSES, CaseStatus, NeedLine, NegotiationRound, PurchaseCase
 
@@ -164,8 +166,11 @@ def _obligation_candidates(organisation_id, today: date, horizon: date):
 
 def pending_obligations(*, organisation_id, today, limit: int | None = None) -> tuple[list[PendingObligation], int]:
     """Obligations of signed contracts not yet fulfilled and overdue or due within the horizon
-    (DASHBOARD_OBLIGATION_DAYS), overdue first then by due date. The contract page lists them all."""
+    (DASHBOARD_OBLIGATION_DAYS), overdue first then by due date. The contract page lists them all.
+    One query on PostgreSQL (dashboard.obligations_sql) plus the contracts shown; elsewhere, in Python."""
     horizon = today + timedelta(days=settings.DASHBOARD_OBLIGATION_DAYS)
+    if connection.vendor == "postgresql":
+        return _pending_obligations_sql(organisation_id, today, horizon, limit)
     contracts = (
         _obligation_candidates(organisation_id, today, horizon)
         .select_related("case", "offer__supplier")
@@ -180,6 +185,25 @@ def pending_obligations(*, organisation_id, today, limit: int | None = None) -> 
     ]
     rows.sort(key=lambda row: (row.state != "overdue", row.obligation.due))
     return rows[:limit] if limit else rows, len(rows)
+
+
+def _pending_obligations_sql(organisation_id, today, horizon, limit):
+    params = {
+        "org": organisation_id,
+        "tz": settings.TIME_ZONE,
+        "today": today,
+        "horizon": horizon,
+        "limit": limit or 10**9,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(OBLIGATIONS_SQL, params)
+        found = cursor.fetchall()
+    contracts = Contract.objects.select_related("case", "offer__supplier").in_bulk({row[0] for row in found})
+    rows = [
+        PendingObligation(contracts[pk], Obligation(code, LABELS[code], due), "overdue" if late else "due")
+        for pk, _reference, code, due, late, _total in found
+    ]
+    return rows, found[0][5] if found else 0
 
 
 # --- time to contract ------------------------------------------------------------------------
@@ -330,11 +354,14 @@ def upcoming_deliveries(*, organisation_id, today: date, days: int = 7, limit: i
     """Committed contracts whose delivery date falls in the next `days` days (today included), soonest first.
     Returns (contracts annotated with delivery_date and delivery_place, count). Two queries."""
     limit = limit or settings.DASHBOARD_LIST_SIZE
+    end = today + timedelta(days=days)
+    # Only offers with a round delivering in the window (indexed) can have current terms delivering then.
+    delivering = NegotiationRound.objects.filter(delivery_date__gte=today, delivery_date__lte=end).values("offer_id")
     qs = (
         Contract.objects.for_organisation(organisation_id)
-        .filter(status__in=COMMITTED_STATUSES)
+        .filter(status__in=COMMITTED_STATUSES, offer_id__in=delivering)
         .annotate(delivery_date=_terms("delivery_date"), delivery_place=_terms("delivery_place"))
-        .filter(delivery_date__gte=today, delivery_date__lte=today + timedelta(days=days))
+        .filter(delivery_date__gte=today, delivery_date__lte=end)
     )
     rows = list(
         qs.select_related("case", "offer__supplier", "offer__need_line").order_by("delivery_date", "pk")[:limit]
@@ -439,6 +466,7 @@ def dashboard_for(*, user, now=None) -> dict:
     )
     risk = requisition_risk_cases(organisation_id=organisation_id)
     flagged, flagged_total, flagged_cases = red_flags(organisation_id=organisation_id)
+
     return {
         "now": now,
         "stages": stages,
@@ -464,4 +492,5 @@ def dashboard_for(*, user, now=None) -> dict:
         "flagged_suppliers": flagged,
         "flagged_total": flagged_total,
         "flagged_cases": flagged_cases,
+        "execution": execution_quantities(organisation_id=organisation_id),
     }

@@ -10,7 +10,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
-from accounts.admin import ReadOnlyAdminMixin
+from accounts.admin import NoDeleteAdminMixin, ReadOnlyAdminMixin
 from procurement import notified_bodies, services
 from procurement.models import (
     CaseEvent,
@@ -60,7 +60,7 @@ class PurchaseCaseAdmin(admin.ModelAdmin):
 
 
 @admin.register(NeedLine)
-class NeedLineAdmin(admin.ModelAdmin):
+class NeedLineAdmin(NoDeleteAdminMixin, admin.ModelAdmin):
     list_display = ("case", "product", "quantity", "unit", "cpv_code", "required_date")
     list_filter = ("product",)
     search_fields = ("case__reference", "description")
@@ -68,7 +68,7 @@ class NeedLineAdmin(admin.ModelAdmin):
 
 
 @admin.register(UrgencyJustification)
-class UrgencyJustificationAdmin(SimpleHistoryAdmin):
+class UrgencyJustificationAdmin(NoDeleteAdminMixin, SimpleHistoryAdmin):
     list_display = ("case", "event_date", "triggering_text")
     search_fields = ("case__reference", "triggering_event")
     list_select_related = ("case",)
@@ -87,7 +87,7 @@ class SupplyChainPartyInline(admin.TabularInline):
 
 
 @admin.register(Offer)
-class OfferAdmin(SimpleHistoryAdmin):
+class OfferAdmin(NoDeleteAdminMixin, SimpleHistoryAdmin):
     list_display = ("case", "supplier", "product_description", "unit_price", "quantity", "awarded_quantity")
     search_fields = ("case__reference", "supplier__name", "product_description")
     list_select_related = ("case", "supplier")
@@ -103,7 +103,7 @@ class ReferencePriceAdmin(admin.ModelAdmin):
 
 
 @admin.register(VettingDecision)
-class VettingDecisionAdmin(admin.ModelAdmin):
+class VettingDecisionAdmin(NoDeleteAdminMixin, admin.ModelAdmin):
     list_display = ("case", "supplier", "decision", "decided_by", "decided_at", "countersigned_by")
     list_filter = ("decision",)
     search_fields = ("case__reference", "supplier__name")
@@ -121,7 +121,7 @@ class ConformityCheckAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(NegotiationRound)
-class NegotiationRoundAdmin(admin.ModelAdmin):
+class NegotiationRoundAdmin(NoDeleteAdminMixin, admin.ModelAdmin):
     list_display = ("offer", "number", "unit_price", "quantity", "delivery_date", "is_final", "recorded_at")
     list_filter = ("is_final",)
     search_fields = ("offer__case__reference", "offer__supplier__name")

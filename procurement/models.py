@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 from simple_history.models import HistoricalRecords
 
+from accounts.retention import Retained, RetainedQuerySet
 from procurement import workflow
 from procurement.catalogue import CPV, Incoterm, Product
 
@@ -31,7 +32,7 @@ STAGES = [CaseStatus.NEED, CaseStatus.VETTING, CaseStatus.NORM_CHECK, CaseStatus
 OPEN_STATUSES = [s.value for s in STAGES]
 
 
-class PurchaseCaseQuerySet(models.QuerySet):
+class PurchaseCaseQuerySet(RetainedQuerySet):
     def for_organisation(self, organisation_id):
         return self.filter(organisation_id=organisation_id)
 
@@ -54,8 +55,10 @@ class PurchaseCaseQuerySet(models.QuerySet):
         return dict(self.values_list("status").annotate(n=Count("pk")).values_list("status", "n"))
 
 
-class PurchaseCase(ConcurrentTransitionMixin, models.Model):
+class PurchaseCase(Retained, ConcurrentTransitionMixin, models.Model):
     """An emergency purchase under CCP R2122-1, from the need to the signed contract."""
+
+    retention_hint = "cancel the case instead"
 
     organisation = models.ForeignKey("accounts.Organisation", on_delete=models.PROTECT, related_name="cases")
     reference = models.CharField(_("reference"), max_length=20)
@@ -667,7 +670,7 @@ class ConformityCheck(models.Model):
         return self.overridden_at is not None
 
 
-class ConformityEvidence(models.Model):
+class ConformityEvidence(Retained, models.Model):
     """A document behind a conformity check (declaration, certificate, test report), stored privately."""
 
     conformity_check = models.ForeignKey(ConformityCheck, on_delete=models.PROTECT, related_name="evidence")
@@ -691,6 +694,9 @@ class ConformityEvidence(models.Model):
     content_type = models.CharField(max_length=50, blank=True)
     size = models.PositiveIntegerField(default=0)
     sha256 = models.CharField(max_length=64, blank=True)
+
+    objects = RetainedQuerySet.as_manager()
+    retention_hint = "record a new conformity check with the right evidence instead"
 
     class Meta:
         ordering = ["kind", "pk"]
@@ -740,6 +746,8 @@ class NegotiationRound(models.Model):
         verbose_name = _("negotiation round")
         verbose_name_plural = _("negotiation rounds")
         constraints = [models.UniqueConstraint(fields=["offer", "number"], name="round_unique_number")]
+        # The dashboard's deliveries of the coming days start from the rounds delivering then.
+        indexes = [models.Index(fields=["delivery_date", "offer"], name="round_delivery_date")]
 
     def __str__(self) -> str:
         return f"{self.offer} — round {self.number}"

@@ -9,6 +9,8 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from accounts.retention import Retained, RetainedQuerySet
+
 
 class SupplierQuerySet(models.QuerySet):
     def for_organisation(self, organisation_id):
@@ -99,7 +101,7 @@ class Establishment(models.Model):
         return f"{self.siret} {self.label}".strip()
 
 
-class SupplierDocument(models.Model):
+class SupplierDocument(Retained, models.Model):
     class Kind(models.TextChoices):
         URSSAF = "urssaf", _("URSSAF vigilance certificate")
         KBIS = "kbis", _("Kbis extract / RNE registration")
@@ -136,6 +138,9 @@ class SupplierDocument(models.Model):
     uploaded_at = models.DateTimeField(auto_now_add=True)
     # Set once the purchasing team was told this document expires soon (the reminder is sent once).
     expiry_reminded_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = RetainedQuerySet.as_manager()
+    retention_hint = "upload a newer document instead: the latest valid one counts"
 
     class Meta:
         ordering = ["kind", "-issued_on"]

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ["accounts", "notifications", "suppliers", "procurement", "contracts", "dashboard", "config"]
+APPS = ["accounts", "notifications", "suppliers", "procurement", "contracts", "execution", "dashboard", "config"]
 
 
 def _python_files():
@@ -48,7 +48,9 @@ def test_no_status_assignment_outside_transitions():
     assert offenders == [], "status assigned outside a transition: " + ", ".join(offenders)
 
 
-@pytest.mark.parametrize("model_path", ["procurement.models.PurchaseCase", "contracts.models.Contract"])
+@pytest.mark.parametrize(
+    "model_path", ["procurement.models.PurchaseCase", "contracts.models.Contract", "execution.models.Reception"]
+)
 def test_status_is_protected(model_path):
     module_name, _, class_name = model_path.rpartition(".")
     module = __import__(module_name, fromlist=[class_name])

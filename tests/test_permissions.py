@@ -561,6 +561,198 @@ def check_to_case_list(w, response):
     assert response["Location"] == reverse("procurement:case_list")
 
 
+# --- execution (after the signature): buyers of the case run it, jurists take the legal acts ---------------
+def _signed_contract(w):
+    _contract("signed")(w)
+    return w.contract
+
+
+def _execution_lot(w, *, due_on=None, quantity=1000):
+    from execution import services as execution_services
+
+    contract = _signed_contract(w)
+    w.objects["lot"] = execution_services.lot_add(
+        contract=contract,
+        actor=w.users["case_buyer"],
+        quantity=quantity,
+        due_on=due_on or timezone.localdate(),
+        delivery_place="Marseille",
+        incoterm="DAP",
+    )
+    return w.lot
+
+
+def _execution_shipment(w, **kwargs):
+    from execution import services as execution_services
+
+    lot = _execution_lot(w, **kwargs)
+    w.objects["shipment"] = execution_services.shipment_add(
+        lot=lot, actor=w.users["case_buyer"], quantity=lot.quantity, mode="air"
+    )
+    return w.shipment
+
+
+def _execution_reception(w, *, admit=False, **kwargs):
+    from execution import services as execution_services
+
+    shipment = _execution_shipment(w, **kwargs)
+    buyer = w.users["case_buyer"]
+    w.objects["reception"] = execution_services.reception_record(
+        shipment=shipment, actor=buyer, received_on=timezone.localdate(), quantity_received=shipment.quantity
+    )
+    if admit:
+        execution_services.reception_decide(reception=w.reception, actor=buyer, decision="admit")
+    return w.reception
+
+
+def _execution_invoice(w):
+    from decimal import Decimal
+
+    from execution import services as execution_services
+
+    _execution_reception(w, admit=True)
+    w.objects["invoice"] = execution_services.invoice_record(
+        contract=w.contract,
+        actor=w.users["case_buyer"],
+        number="F-2020-001",
+        received_on=timezone.localdate(),
+        amount=Decimal("850.00"),
+        quantity=1000,
+        lots=[w.lot],
+    )
+    return w.invoice
+
+
+def _execution_action(action, prepare, data: Callable[[World], dict]):
+    def build(w):
+        prepare(w)
+        return {"pk": w.contract.pk, "action": action}, {f"{action}-{k}": v for k, v in data(w).items()}
+
+    return build
+
+
+def _rows(model_path):
+    def count(w):
+        from django.apps import apps
+
+        return apps.get_model(model_path).objects.count()
+
+    return count
+
+
+def _execution_entry(action, prepare, data, model_path, role="case_buyer"):
+    return Entry(
+        "post",
+        _execution_action(action, prepare, data),
+        only([role]),
+        _rows(model_path),
+        frozenset({role}),
+    )
+
+
+def _today(w):
+    return _date(timezone.localdate())
+
+
+EXECUTION_MATRIX = {
+    "execution:contract": Entry("get", lambda w: ({"pk": _signed_contract(w).pk}, {}), object_page()),
+    "execution:allocation_export": Entry("get", lambda w: ({"pk": _signed_contract(w).pk}, {}), object_page()),
+    "execution:action#lot": _execution_entry(
+        "lot",
+        _signed_contract,
+        lambda w: {"quantity": 1000, "due_on": _today(w), "delivery_place": "Marseille", "incoterm": "DAP"},
+        "execution.DeliveryLot",
+    ),
+    "execution:action#shipment": _execution_entry(
+        "shipment",
+        _execution_lot,
+        lambda w: {"lot": w.lot.pk, "quantity": 500, "mode": "air", "waybill": "057-12345675"},
+        "execution.Shipment",
+    ),
+    "execution:action#milestone": _execution_entry(
+        "milestone",
+        _execution_shipment,
+        lambda w: {"shipment": w.shipment.pk, "kind": "departed", "occurred_on": _today(w)},
+        "execution.Milestone",
+    ),
+    "execution:action#incident": _execution_entry(
+        "incident",
+        _execution_shipment,
+        lambda w: {"shipment": w.shipment.pk, "kind": "diverted", "occurred_on": _today(w), "description": "Escale."},
+        "execution.Incident",
+    ),
+    "execution:action#reception": _execution_entry(
+        "reception",
+        _execution_shipment,
+        lambda w: {"shipment": w.shipment.pk, "received_on": _today(w), "quantity_received": 1000},
+        "execution.Reception",
+    ),
+    "execution:action#inspection": _execution_entry(
+        "inspection",
+        _execution_reception,
+        lambda w: {
+            "reception": w.reception.pk,
+            "norm_class": w.contract.offer.conformity_checks.first().norm_class_id,
+            "sample_size": 20,
+            "filtration": "98",
+            "inward_leakage": "6",
+        },
+        "execution.SampleInspection",
+    ),
+    "execution:action#decision": Entry(
+        "post",
+        _execution_action(
+            "decision", _execution_reception, lambda w: {"reception": w.reception.pk, "decision": "admit"}
+        ),
+        only(["case_buyer"]),
+        lambda w: type(w.reception).objects.get(pk=w.reception.pk).status,
+        frozenset({"case_buyer"}),
+    ),
+    "execution:action#waiver": Entry(
+        "post",
+        _execution_action(
+            "waiver",
+            lambda w: _execution_reception(w, due_on=timezone.localdate() - timedelta(days=3)),
+            lambda w: {"penalty": w.lot.penalty.pk, "reason": "Retard dû à l'épidémie.", "reference": ""},
+        ),
+        only(["jurist"]),
+        lambda w: type(w.lot).objects.get(pk=w.lot.pk).penalty.waived_at,
+        frozenset({"jurist"}),
+    ),
+    "execution:action#advance": _execution_entry(
+        "advance",
+        _signed_contract,
+        lambda w: {"rate": "0.30", "paid_on": _today(w), "guarantee": "none"},
+        "execution.AdvancePayment",
+    ),
+    "execution:action#invoice": _execution_entry(
+        "invoice",
+        _execution_lot,
+        lambda w: {"number": "F-1", "received_on": _today(w), "amount": "850.00", "quantity": 1000, "lots": [w.lot.pk]},
+        "execution.Invoice",
+    ),
+    "execution:action#payment": _execution_entry(
+        "payment",
+        _execution_invoice,
+        lambda w: {"invoice": w.invoice.pk, "paid_on": _today(w), "amount": "850.00", "quantity": 1000},
+        "execution.Payment",
+    ),
+    "execution:action#payment_exception": _execution_entry(
+        "payment_exception",
+        _signed_contract,
+        lambda w: {"quantity": 1000, "reason": "Cargaison payée à l'embarquement."},
+        "execution.PaymentException",
+        role="jurist",
+    ),
+    "execution:action#allocation": _execution_entry(
+        "allocation",
+        lambda w: _execution_reception(w, admit=True),
+        lambda w: {"beneficiary": "carers", "quantity": 700, "allocated_on": _today(w)},
+        "execution.Allocation",
+    ),
+}
+
+
 # --- the matrix --------------------------------------------------------------------------------
 # Keys are URL names; "name#variant" lists one more use of the same URL (each step of a transition URL).
 MATRIX: dict[str, Entry] = {
@@ -872,6 +1064,8 @@ MATRIX: dict[str, Entry] = {
     ),
     # --- contracts: the case file for auditors (every member of the organisation reads it)
     "contracts:case_audit_zip": Entry("get", _case("need"), object_page()),
+    # --- execution (builders above)
+    **EXECUTION_MATRIX,
     # --- dashboard
     "dashboard:index": Entry("get", _list_with_case, read_page(), hidden=lambda w: w.case.reference),
     "dashboard:export#csv": Entry(

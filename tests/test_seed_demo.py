@@ -92,6 +92,25 @@ def test_seed_demo_twice_tells_the_stories_once():
     # The cargo's chain: factory, forwarder, carrier.
     iir = case.offers.get(supplier__name="Transit Sud Logistique")
     assert [party.role for party in iir.chain.all()] == ["manufacturer", "forwarder", "carrier"]
+    # The April 2020 cargo (execution): 4 M medical masks flown by CEVA through the forwarder, arrived 22 April,
+    # admitted and allocated 70 / 10 / 20 %, the late penalties waived under ordonnance 2020-319; the KN95
+    # flight diverted, the director told.
+    from execution.models import Allocation, Incident, Reception
+    from execution.selectors import contract_figures
+
+    cargo = case.contracts.get(offer=iir)
+    receptions = Reception.objects.filter(shipment__lot__contract=cargo)
+    assert {r.received_on for r in receptions} == {date(2020, 4, 22)}
+    assert {r.status for r in receptions} == {"admitted"}
+    assert {s.carrier.name for s in cargo.lots.first().shipments.all()} == {"CEVA Logistics"}
+    figures = contract_figures(cargo)
+    assert (figures.ordered, figures.received, figures.admitted, figures.allocated) == (4_000_000,) * 4
+    shares = dict(Allocation.objects.filter(contract=cargo).values_list("beneficiary", "quantity"))
+    assert shares == {"carers": 2_800_000, "police": 400_000, "small_towns": 800_000}
+    assert all(lot.penalty.is_waived and "2020-319" in lot.penalty.waiver_reference for lot in cargo.lots.all())
+    diverted = Incident.objects.get(shipment__lot__contract__case=case, kind="diverted")
+    assert diverted.shipment.lot.contract.offer.supplier.name.startswith("Shenzhen Yikang")
+    assert Notification.objects.filter(verb="shipment_incident", recipient__username="directeur").exists()
     decisions = set(case.vetting_decisions.values_list("decision", flat=True))
     assert decisions == {"approved", "reserved", "rejected"}
 

@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "suppliers",
     "procurement",
     "contracts",
+    "execution",
     "dashboard",
 ]
 
@@ -104,6 +105,9 @@ AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "accounts/locked.html"
+# The same client address as the audit trail: X-Forwarded-For only from TRUSTED_PROXIES, so a forged header
+# cannot give an attacker a fresh address (and fresh attempts) at each try.
+AXES_CLIENT_IP_CALLABLE = "accounts.network.client_ip"
 
 SESSION_COOKIE_AGE = env.int("SESSION_IDLE_SECONDS", default=30 * 60)
 SESSION_SAVE_EVERY_REQUEST = True
@@ -162,9 +166,15 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=600),
     "socket_connect_timeout": 2,
     "socket_timeout": 5,
+    # A publish to an unreachable broker fails at once instead of retrying for ~6 s: it runs in the request,
+    # after commit, once per side effect (the sweeps re-queue). The worker's reconnection loop is not affected.
+    "max_retries": 0,
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BROKER_CONNECTION_MAX_RETRIES = 1
+# None: a worker that lost Redis keeps reconnecting (with 1 it exited two seconds into an outage, and the
+# outbox waited for someone to restart it — tests/test_faults.py). Publishing is not affected: it fails fast
+# (TASK_PUBLISH_RETRY off) and the sweeps re-queue.
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_TASK_PUBLISH_RETRY = False
 CELERY_TIMEZONE = "Europe/Paris"
 CELERY_BEAT_SCHEDULE = {
@@ -176,6 +186,8 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=7, minute=0),
     },
     "director-digest": {"task": "dashboard.tasks.send_director_digest", "schedule": crontab(hour=7, minute=30)},
+    "tacit-admissions": {"task": "execution.tasks.record_tacit_admissions", "schedule": crontab(hour=6, minute=0)},
+    "vigilance-renewals": {"task": "execution.tasks.remind_vigilance_renewals", "schedule": crontab(hour=7, minute=10)},
 }
 
 # --- Tandem ---------------------------------------------------------------------------------
@@ -190,6 +202,13 @@ STAGE_TARGET_HOURS = {
 # The urgency weakens with time: warn past this many days since the triggering event.
 URGENCY_WARNING_DAYS = env.int("URGENCY_WARNING_DAYS", default=90)
 DEFAULT_VAT_RATE = Decimal(env("DEFAULT_VAT_RATE", default="0.20"))
+# Execution (DOMAIN.md §5, §2): admission deemed after this many days without a decision; payment period of
+# local authorities; late-payment interest (ECB main refinancing rate + 8 points, to confirm: 2.15 % + 8) and
+# the fixed recovery fee (D2192-35).
+TACIT_ADMISSION_DAYS = env.int("TACIT_ADMISSION_DAYS", default=15)
+PAYMENT_PERIOD_DAYS = env.int("PAYMENT_PERIOD_DAYS", default=30)
+LATE_PAYMENT_RATE = Decimal(env("LATE_PAYMENT_RATE", default="0.1015"))
+LATE_PAYMENT_FIXED_FEE = Decimal(env("LATE_PAYMENT_FIXED_FEE", default="40.00"))
 # Supplier vetting (DOMAIN.md §3).
 # Months a document stays valid after its issue date, by kind (URSSAF: 6 months, D8222-5). The tax certificate
 # expires on 31 December of its issue year (SupplierDocument.computed_expiry).

@@ -339,3 +339,12 @@ def test_the_dashboard_lists_obligations_overdue_or_due_within_the_horizon(buyer
     rows, total = selectors.pending_obligations(organisation_id=director.organisation_id, today=later)
     assert total == 3
     assert all(row.state == "overdue" for row in rows)
+
+
+def test_the_dashboard_shows_the_execution_per_product(client, world, director):
+    client.force_login(director)
+    page = client.get(reverse("dashboard:index"))
+    (line,) = page.context["execution"]
+    signed = [c for c in Contract.objects.filter(case__organisation=director.organisation) if c.status in SIGNED]
+    assert line["ordered"] == sum(c.quantity for c in signed)
+    assert f"?product={line['product']}" in page.content.decode()

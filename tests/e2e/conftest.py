@@ -2,12 +2,24 @@
 
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# Screenshots of the key pages, kept as test artefacts (TANDEM_SCREENSHOTS, by default var/screenshots/).
+SCREENSHOTS = Path(os.environ.get("TANDEM_SCREENSHOTS") or Path(__file__).resolve().parents[2] / "var" / "screenshots")
+# The journeys' browser: a laptop screen, in French.
+JOURNEY_CONTEXT = {"viewport": {"width": 1280, "height": 800}, "locale": "fr-FR"}
+
+
+def screenshot(page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
+
+
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 
 

@@ -669,7 +669,176 @@ class Command(BaseCommand):
             )
             contract_services.contract_notify_supplier(contract=contract, actor=buyer, now=paris(2020, 3, 23, 10))
         # The medical-mask cargo arrived on 22 April 2020 through the forwarder; the case is closed after it.
+        self._april_cargo(case)
         contract_services.case_close(case=case, actor=buyer, now=paris(2020, 4, 24, 17))
+
+    def _april_cargo(self, case) -> None:
+        """The execution of 2020 (DOMAIN.md §8): the KN95 flight diverted on the way; the 4 M medical masks flown
+        by CEVA Logistics through the forwarder, arrived 22 April, admitted and allocated 70 / 10 / 20 %; the late
+        penalties waived under ordonnance 2020-319."""
+        from execution import services as execution
+        from execution.models import Allocation, Milestone
+
+        buyer, buyer2, jurist = self.users["acheteur"], self.users["acheteuse2"], self.users["juriste"]
+        s = self.suppliers
+        kn95 = case.contracts.get(offer__supplier=s["maker"])
+        iir = case.contracts.get(offer__supplier=s["forwarder"])
+        place = "Marseille — plateforme logistique régionale"
+
+        execution.advance_record(
+            contract=kn95,
+            actor=buyer,
+            rate=Decimal("0.30"),
+            paid_on=date(2020, 3, 24),
+            guarantee="none",
+            now=paris(2020, 3, 24, 11),
+        )
+        lot = execution.lot_add(
+            contract=kn95,
+            actor=buyer,
+            quantity=1_000_000,
+            due_on=date(2020, 3, 28),
+            delivery_place="Aéroport de Shenzhen Bao'an",
+            incoterm="FCA",
+            now=paris(2020, 3, 23, 11),
+        )
+        flight = execution.shipment_add(
+            lot=lot,
+            actor=buyer,
+            quantity=1_000_000,
+            mode="air",
+            waybill="784-20200327",
+            now=paris(2020, 3, 26, 15),
+        )
+        execution.milestone_record(
+            shipment=flight,
+            actor=buyer,
+            kind=Milestone.Kind.READY,
+            occurred_on=date(2020, 3, 26),
+            now=paris(2020, 3, 26, 16),
+        )
+        execution.incident_record(
+            shipment=flight,
+            actor=buyer,
+            kind="diverted",
+            occurred_on=date(2020, 3, 28),
+            description="Cargaison détournée à l'escale vers un autre acheteur ayant surenchéri sur le tarmac ; "
+            "le fournisseur propose un nouveau vol, la Région exige la livraison au prix du marché.",
+            now=paris(2020, 3, 28, 8),
+        )
+
+        execution.advance_record(
+            contract=iir,
+            actor=buyer2,
+            rate=Decimal("0.30"),
+            paid_on=date(2020, 3, 24),
+            guarantee="none",
+            now=paris(2020, 3, 24, 11, 30),
+        )
+        iir_class = NormClass.objects.get(norm__code="EN 14683:2019+AC:2019", label="Type IIR")
+        for number, (due_on, waybill) in enumerate(
+            [(date(2020, 3, 31), "057-20200420"), (date(2020, 4, 3), "057-20200421")], start=1
+        ):
+            lot = execution.lot_add(
+                contract=iir,
+                actor=buyer2,
+                quantity=2_000_000,
+                due_on=due_on,
+                delivery_place=place,
+                incoterm="DAP",
+                now=paris(2020, 3, 23, 11, number),
+            )
+            shipment = execution.shipment_add(
+                lot=lot,
+                actor=buyer2,
+                quantity=2_000_000,
+                mode="air",
+                waybill=waybill,
+                forwarder=s["forwarder"],
+                carrier=s["carrier"],
+                now=paris(2020, 4, 14, 10, number),
+            )
+            for kind, day in [
+                (Milestone.Kind.READY, date(2020, 4, 14)),
+                (Milestone.Kind.DEPARTED, date(2020, 4, 20)),
+                (Milestone.Kind.ARRIVED, date(2020, 4, 22)),
+                (Milestone.Kind.CUSTOMS_CLEARED, date(2020, 4, 22)),
+                (Milestone.Kind.DELIVERED, date(2020, 4, 22)),
+            ]:
+                execution.milestone_record(
+                    shipment=shipment,
+                    actor=buyer2,
+                    kind=kind,
+                    occurred_on=day,
+                    now=paris(day.year, day.month, day.day, 18, number),
+                )
+            reception = execution.reception_record(
+                shipment=shipment,
+                actor=buyer2,
+                received_on=date(2020, 4, 22),
+                quantity_received=2_000_000,
+                now=paris(2020, 4, 22, 19, number),
+            )
+            execution.inspection_record(
+                reception=reception,
+                actor=buyer2,
+                norm_class=iir_class,
+                sample_size=80,
+                measured={
+                    "bacterial_filtration": Decimal("98.4"),
+                    "breathing_resistance": Decimal("47"),
+                    "splash_resistance": Decimal("16"),
+                },
+                now=paris(2020, 4, 23, 9, number),
+            )
+            execution.reception_decide(
+                reception=reception,
+                actor=buyer2,
+                decision="admit",
+                comment="Quantités conformes au bordereau ; échantillon conforme à EN 14683 type IIR.",
+                now=paris(2020, 4, 23, 11, number),
+            )
+            execution.penalty_waive(
+                penalty=lot.penalty,
+                actor=jurist,
+                reference=execution.covid_waiver_reference(iir),
+                reason="Retard causé par l'épidémie : fermeture des usines du Hubei et suspension des vols.",
+                now=paris(2020, 4, 24, 10, number),
+            )
+        # 4 000 000 admitted: 70 % to carers, 10 % to police, 20 % to towns under 20 000 inhabitants.
+        for beneficiary, quantity, detail in [
+            (Allocation.Beneficiary.CARERS, 2_800_000, "Établissements de santé, EHPAD et soignants libéraux"),
+            (Allocation.Beneficiary.POLICE, 400_000, "Police nationale et gendarmerie de la région"),
+            (Allocation.Beneficiary.SMALL_TOWNS, 800_000, "Communes de moins de 20 000 habitants"),
+        ]:
+            execution.allocation_record(
+                contract=iir,
+                actor=buyer2,
+                beneficiary=beneficiary,
+                quantity=quantity,
+                detail=detail,
+                allocated_on=date(2020, 4, 24),
+                now=paris(2020, 4, 24, 12),
+            )
+        invoice = execution.invoice_record(
+            contract=iir,
+            actor=buyer2,
+            number="TSL-2020-0412",
+            received_on=date(2020, 4, 24),
+            amount=Decimal("2320000.00"),
+            quantity=4_000_000,
+            lots=list(iir.lots.all()),
+            now=paris(2020, 4, 24, 15),
+        )
+        # The balance, the 30 % advance deducted; paid within the 30 days.
+        execution.payment_record(
+            invoice=invoice,
+            actor=buyer2,
+            paid_on=date(2020, 5, 15),
+            amount=Decimal("1624000.00"),
+            quantity=4_000_000,
+            now=paris(2020, 5, 15, 10),
+        )
 
     @staticmethod
     def _render_pending(contract) -> None:

@@ -198,7 +198,7 @@ class CopyWriter:
             with connection.cursor() as cursor:
                 # Names from the model's metadata, not from input.
                 pk, table = (connection.ops.quote_name(n) for n in (model._meta.pk.column, model._meta.db_table))
-                cursor.execute(f"SELECT COALESCE(MAX({pk}), 0) + 1 FROM {table}")  # noqa: S608
+                cursor.execute(f"SELECT COALESCE(MAX({pk}), 0) + 1 FROM {table}")  # noqa: S608  # nosec B608
                 self.tables[model] = Table(model, cursor.fetchone()[0])
         return self.tables[model]
 
