@@ -59,7 +59,9 @@ def notification_deliver(*, notification_id: int) -> Notification | None:
         else:
             link = f"{settings.SITE_URL}{notification.url}" if notification.url else settings.SITE_URL
             send_mail(
-                subject=f"[Tandem] {notification.text}"[:200],
+                # One line: a multi-line reason typed in a comment box would make Django refuse the header
+                # (BadHeaderError), and the sweep would re-queue the e-mail forever. The body keeps the lines.
+                subject=" ".join(f"[Tandem] {notification.text}".split())[:200],
                 message=f"{notification.text}\n\n{link}\n",
                 from_email=settings.DEFAULT_FROM_EMAIL,
                 recipient_list=[notification.recipient.email],
