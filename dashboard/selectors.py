@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
+from dateutil.relativedelta import relativedelta
 from django.conf import settings
 from django.db import connection
 from django.db.models import Aggregate, Count, DecimalField, DurationField, F, Min, OuterRef, Q, Subquery, Sum
@@ -12,11 +13,13 @@ from django.db.models.functions import Coalesce, TruncQuarter
 from django.utils import timezone
 
 from contracts.models import SIGNED_STATUSES, Contract, ContractStatus
-from contracts.obligations import LABELS, Obligation, contract_obligations, threshold_table
+from contracts.obligations import LABELS, VIGILANCE_MONTHS, Obligation, contract_obligations, threshold_table
 from dashboard.execution import execution_quantities
 from dashboard.obligations_sql import OBLIGATIONS_SQL
 from procurement.catalogue import FAMILY, REQUISITIONABLE, Family
-from procurement.models import OPEN_STATUSES, CaseStatus, NeedLine, NegotiationRound, PurchaseCase
+from procurement.models import OPEN_STATUSES, CaseStatus, NeedLine, NegotiationRound, Offer, PurchaseCase, Threshold
+from procurement.selectors import flagged_suppliers
+from suppliers.models import Supplier, SupplierDocument
 
 ZERO = Decimal("0")
 # A contract commits the organisation once approved by the legal team.
@@ -130,12 +133,6 @@ class PendingObligation:
 def _obligation_candidates(organisation_id, today: date, horizon: date):
     """Signed contracts that may owe something due by `horizon`: a SQL filter wide enough never to miss one
     (the lowest threshold of each kind, any date), narrow enough to skip the contracts with nothing due soon."""
-    from dateutil.relativedelta import relativedelta
-
-    from contracts.obligations import VIGILANCE_MONTHS
-    from procurement.models import Threshold
-    from suppliers.models import Supplier, SupplierDocument
-
     lowest = dict(Threshold.objects.order_by().values("kind").annotate(low=Min("amount")).values_list("kind", "low"))
     big = Decimal("1e18")
     amount = F("quantity") * F("unit_price")
@@ -407,9 +404,6 @@ def supplier_concentration(*, organisation_id, limit: int | None = None) -> tupl
 def red_flags(*, organisation_id, limit: int | None = None):
     """Open cases answered by a supplier with an open red flag (procurement.selectors.flagged_suppliers), and
     those suppliers. Returns (suppliers, number of suppliers, number of cases). Three queries."""
-    from procurement.models import Offer
-    from procurement.selectors import flagged_suppliers
-
     limit = limit or settings.DASHBOARD_LIST_SIZE
     suppliers = (
         flagged_suppliers(organisation_id=organisation_id)
