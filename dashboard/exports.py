@@ -7,10 +7,9 @@ from decimal import Decimal
 from django.http import HttpResponse
 from django.utils.translation import gettext
 from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from dashboard.templatetags.figures import duration
-from procurement.exports import neutralise
+from procurement.exports import csv_cell, xlsx_text
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -59,19 +58,13 @@ def figure_rows(figures: dict) -> list[tuple[str, str, object]]:
     return rows
 
 
-def _csv_value(value) -> str:
-    if isinstance(value, Decimal):
-        return f"{value:.2f}".replace(".", ",")  # French Excel reads a decimal comma
-    return str(neutralise(value))
-
-
 def csv_response(rows, name: str) -> HttpResponse:
     """UTF-8 with a BOM and ';' separators: what a French spreadsheet opens without an import wizard."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=";")
     writer.writerow([gettext("Section"), gettext("Figure"), gettext("Value")])
     for section, label, value in rows:
-        writer.writerow([_csv_value(section), _csv_value(label), _csv_value(value)])
+        writer.writerow([csv_cell(section), csv_cell(label), csv_cell(value)])
     response = HttpResponse("\ufeff" + buffer.getvalue(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
     return response
@@ -81,10 +74,8 @@ def _xlsx_value(value):
     if isinstance(value, Decimal):
         return float(value)
     if isinstance(value, str):
-        # Control characters (a supplier name pasted from a PDF) are not allowed in an XLSX file: openpyxl would
-        # refuse the whole export. Removed before neutralising, so that "\x01=cmd" is caught too.
-        value = ILLEGAL_CHARACTERS_RE.sub("", value)
-    return neutralise(value)
+        return xlsx_text(value)  # a supplier name pasted from a PDF may hold control characters
+    return value
 
 
 def xlsx_response(rows, name: str) -> HttpResponse:

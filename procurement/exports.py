@@ -160,9 +160,14 @@ def _xlsx_cell(sheet, value):
         cell.number_format = "#,##0.00"
         return cell
     if isinstance(value, str):
-        # Control characters are not allowed in an XLSX file: openpyxl would refuse the whole export.
-        return neutralise(ILLEGAL_CHARACTERS_RE.sub("", value))
+        return xlsx_text(value)
     return value
+
+
+def xlsx_text(value: str) -> str:
+    """A text cell for XLSX: control characters removed (openpyxl would refuse the whole export), then
+    neutralised — in that order, so that "\x01=cmd" is caught too."""
+    return neutralise(ILLEGAL_CHARACTERS_RE.sub("", value))
 
 
 def xlsx_response(qs, *, filename: str, now=None) -> FileResponse:
