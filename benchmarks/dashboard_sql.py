@@ -6,6 +6,10 @@ signed / estimated, obligations after signature (its query is the dashboard's ow
 amounts and units by product family, deliveries of the next 7 days, suppliers by amount, requisition risk.
 When dashboard_for computes a new figure, add its SQL here and its extraction to `figures_of_dashboard`: the
 benchmark reports which of the dashboard's keys the baseline does not cover, and whether the figures agree.
+
+Two versions: `dashboard_figures` reads the tables the triggers keep (dashboard.models), as the dashboard does,
+and is the budget's baseline; `base_table_figures` computes everything from the cases and contracts, to show
+what the kept tables save.
 """
 
 from datetime import timedelta
@@ -163,13 +167,13 @@ def _late_condition(now) -> tuple[str, dict]:
     return " OR ".join(clauses) or "false", params
 
 
-def dashboard_figures(*, organisation_id: int, now) -> dict:
-    """The figures, straight from SQL (one query per figure), as plain values comparable with `figures_of_dashboard`."""
+def _params(organisation_id: int, now) -> tuple[str, dict]:
+    """The late condition and the parameters shared by the queries of both versions."""
     late, late_params = _late_condition(now)
-    limit = settings.DASHBOARD_LIST_SIZE
-    params = {
+    stages = list(settings.STAGE_TARGET_HOURS)
+    return late, {
         "org": organisation_id,
-        "limit": limit,
+        "limit": settings.DASHBOARD_LIST_SIZE,
         "committed": COMMITTED,
         "signed": SIGNED,
         "open": list(OPEN_STATUSES),
@@ -181,8 +185,17 @@ def dashboard_figures(*, organisation_id: int, now) -> dict:
         "req_start": settings.REQUISITION_PERIOD[0],
         "req_end": settings.REQUISITION_PERIOD[1],
         "req_units": settings.REQUISITION_UNITS_PER_QUARTER,
+        "stages": stages,
+        "cutoffs": [now - timedelta(hours=settings.STAGE_TARGET_HOURS[s]) for s in stages],
         **late_params,
     }
+
+
+def base_table_figures(*, organisation_id: int, now) -> dict:
+    """The figures straight from the base tables (one query per figure), as plain values comparable with
+    `figures_of_dashboard` (the need-to-signature percentiles to the second, not to the minute)."""
+    late, params = _params(organisation_id, now)
+    limit = params["limit"]
     with connection.cursor() as cursor:
         cursor.execute(STAGES_SQL.format(late=late), params)
         stages = {status: (count, overdue) for status, count, overdue in cursor.fetchall()}
@@ -310,3 +323,111 @@ def _family_tuple(row) -> tuple:
 def differences(sql: dict, dashboard: dict) -> list[str]:
     """The figures on which the two disagree (only those both compute)."""
     return sorted(key for key in sql.keys() & dashboard.keys() if sql[key] != dashboard[key])
+
+
+# --- the same figures from the tables kept by triggers (dashboard.models) ---------------------------
+KEPT_STAGES_SQL = """
+SELECT b.status, sum(b.cases)::bigint,
+       (coalesce(sum(b.cases) FILTER (WHERE b.hour < date_trunc('hour', t.cutoff, 'UTC')), 0)
+        + (SELECT count(*) FROM procurement_purchasecase c
+           WHERE c.organisation_id = %(org)s AND c.status = b.status
+             AND c.stage_entered_at >= date_trunc('hour', t.cutoff, 'UTC') AND c.stage_entered_at < t.cutoff))::bigint
+FROM dashboard_stagecount b
+LEFT JOIN unnest(%(stages)s::varchar[], %(cutoffs)s::timestamptz[]) AS t(status, cutoff) ON t.status = b.status
+WHERE b.organisation_id = %(org)s
+GROUP BY b.status, t.cutoff
+HAVING sum(b.cases) <> 0
+"""
+
+KEPT_OVERDUE_SQL = """
+SELECT c.id, u.username
+FROM procurement_purchasecase c JOIN accounts_user u ON u.id = c.owner_id
+WHERE c.organisation_id = %(org)s AND ({late})
+ORDER BY c.stage_entered_at, c.id
+LIMIT %(limit)s
+"""
+
+KEPT_PRODUCTS_SQL = """
+SELECT product, sum(committed_ht), sum(committed_ttc), sum(committed_count)::bigint, sum(signed_ht),
+       sum(signed_ttc), sum(signed_count)::bigint, sum(ordered)::bigint, sum(estimated_ht), sum(needed)::bigint,
+       sum(lines_without_estimate)::bigint
+FROM dashboard_productfigures WHERE organisation_id = %(org)s GROUP BY product
+"""
+
+KEPT_TIME_TO_CONTRACT_SQL = """
+WITH m AS (
+    SELECT minutes, sum(contracts) AS n FROM dashboard_signaturedelayminute
+    WHERE organisation_id = %(org)s GROUP BY minutes HAVING sum(contracts) <> 0
+), c AS (SELECT minutes, sum(n) OVER (ORDER BY minutes) AS upto FROM m),
+total AS (SELECT coalesce(sum(n), 0)::bigint AS n FROM m),
+ranks AS (SELECT f, f * (total.n - 1) AS pos FROM total, unnest(ARRAY[0.5, 0.9]) AS f WHERE total.n > 0)
+SELECT (SELECT n FROM total), f, pos,
+       (SELECT minutes FROM c WHERE upto > floor(pos) ORDER BY minutes LIMIT 1),
+       (SELECT minutes FROM c WHERE upto > ceil(pos) ORDER BY minutes LIMIT 1)
+FROM ranks ORDER BY f
+"""
+
+KEPT_SUPPLIERS_SQL = """
+WITH f AS (
+    SELECT supplier_id, sum(committed_ht) AS amount FROM dashboard_supplierfigures
+    WHERE organisation_id = %(org)s GROUP BY supplier_id HAVING sum(contracts) <> 0
+)
+SELECT f.supplier_id, f.amount, sum(f.amount) OVER ()
+FROM f JOIN suppliers_supplier s ON s.id = f.supplier_id
+ORDER BY f.amount DESC, s.name
+LIMIT %(limit)s
+"""
+
+
+def dashboard_figures(*, organisation_id: int, now) -> dict:
+    """The figures from the kept tables where the dashboard reads them, and from the base tables for the rest
+    (deliveries, obligations, requisition risk, the overdue page), one query per figure."""
+    late, params = _params(organisation_id, now)
+    with connection.cursor() as cursor:
+        cursor.execute(KEPT_STAGES_SQL, params)
+        stages = {status: (count, overdue) for status, count, overdue in cursor.fetchall()}
+        cursor.execute(KEPT_OVERDUE_SQL.format(late=late), params)
+        overdue = cursor.fetchall()
+        cursor.execute(KEPT_PRODUCTS_SQL, params)
+        products = cursor.fetchall()
+        cursor.execute(OBLIGATIONS_SQL, params)
+        obligations = cursor.fetchall()
+        cursor.execute(KEPT_TIME_TO_CONTRACT_SQL, params)
+        percentiles = cursor.fetchall()
+        cursor.execute(DELIVERIES_SQL, params)
+        deliveries = cursor.fetchall()
+        cursor.execute(KEPT_SUPPLIERS_SQL, params)
+        suppliers = cursor.fetchall()
+        cursor.execute(REQUISITION_SQL, params)
+        (requisition,) = cursor.fetchone()
+    committed = [row[:8] for row in products]
+    families = _families(
+        [(p, c_ht, c_ttc, s_ht, s_ttc, ordered) for p, c_ht, c_ttc, _cc, s_ht, s_ttc, _sc, ordered in committed],
+        [(row[0], row[8], row[9]) for row in products],
+    )
+    values = [timedelta(minutes=float(low + (high - low) * (pos - int(pos)))) for _n, _f, pos, low, high in percentiles]
+    return {
+        "time_to_contract": (percentiles[0][0], *values) if percentiles else (0, None, None),
+        "families": families,
+        "family_total": tuple(sum(row[i] for row in families.values()) for i in range(8)),
+        "deliveries": [row[0] for row in deliveries],
+        "deliveries_total": deliveries[0][1] if deliveries else 0,
+        "suppliers": [(pk, _cents(amount)) for pk, amount, _total in suppliers],
+        "committed_total": _cents(suppliers[0][2] if suppliers else 0),
+        "requisition_total": requisition,
+        "stages": {status: count for status, (count, _late) in stages.items() if count},
+        "stages_overdue": {status: late for status, (_count, late) in stages.items() if late},
+        "cases_total": sum(count for count, _late in stages.values()),
+        "overdue": [row[0] for row in overdue],
+        "overdue_total": sum(late for _count, late in stages.values()),
+        "amounts": {
+            "committed": sum((row[1] for row in products), Decimal(0)),
+            "signed": sum((row[4] for row in products), Decimal(0)),
+            "committed_count": sum(row[3] for row in products),
+            "signed_count": sum(row[6] for row in products),
+            "estimated": sum((row[8] for row in products), Decimal(0)),
+            "lines_without_estimate": sum(row[10] for row in products),
+        },
+        "obligations": [(row[0], row[2], row[3]) for row in obligations],
+        "obligations_total": obligations[0][5] if obligations else 0,
+    }

@@ -6,6 +6,7 @@ test Client, contracts.documents.document_render), so the figures follow the cod
 
 import html
 import re
+import statistics
 from dataclasses import dataclass
 from urllib.parse import urljoin
 
@@ -31,6 +32,7 @@ DEEP_VS_FIRST = 1.5
 PDF_VS_BARE = 1.2
 LIST_VS_TRIVIAL = 0.5  # the case list at least half as fast as the trivial view
 DEEP_PAGES = 50
+BASE_TABLE_REPEAT = 3
 
 PAGINATION = re.compile(r'<ul class="pagination.*?</ul>', re.S)
 LINK = re.compile(r'<a[^>]*href="([^"]*)"[^>]*>(.*?)</a>', re.S)
@@ -82,12 +84,28 @@ def dashboard(subjects: Subjects, *, repeat: int, max_seconds: float | None = No
         repeat=repeat,
         max_seconds=max_seconds,
     )
+    # What the kept tables save: the same figures from the base tables (a few runs: seconds each at 1 000 000).
+    base_tables, _ = interleave(
+        lambda: dashboard_sql.base_table_figures(organisation_id=user.organisation_id, now=timezone.now()),
+        lambda: None,
+        repeat=BASE_TABLE_REPEAT,
+        warmup=0,
+    )
     result = Result(
         "dashboard",
         f"Dashboard vs raw SQL ({number(subjects.cases)} cases)",
         Measure.of("dashboard_for(director)", subject),
-        Measure.of("raw SQL of the same figures", baseline),
-        extra={"figures_match": not differ, "figures_differ": differ, "not_in_baseline": uncovered},
+        Measure.of("raw SQL of the same figures (same kept tables)", baseline),
+        extra={
+            "figures_match": not differ,
+            "figures_differ": differ,
+            "not_in_baseline": uncovered,
+            "raw_sql_from_base_tables_median_ms": statistics.median(base_tables) * 1000,
+        },
+    )
+    result.notes.append(
+        f"the same figures in raw SQL from the base tables, without the kept tables: "
+        f"{statistics.median(base_tables) * 1000:.1f} ms"
     )
     result.judge(result.subject.median_ms / result.baseline.median_ms, at_most=DASHBOARD_VS_SQL)
     result.target_text += " (judged at 100 000)"

@@ -8,12 +8,13 @@ from decimal import Decimal
 from dateutil.relativedelta import relativedelta
 from django.conf import settings
 from django.db import connection
-from django.db.models import Aggregate, Count, DecimalField, DurationField, F, Min, OuterRef, Q, Subquery, Sum
+from django.db.models import Count, DecimalField, F, Min, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce, TruncQuarter
 from django.utils import timezone
 
 from contracts.models import SIGNED_STATUSES, Contract, ContractStatus
 from contracts.obligations import LABELS, VIGILANCE_MONTHS, Obligation, contract_obligations, threshold_table
+from dashboard import figures
 from dashboard.execution import execution_quantities
 from dashboard.obligations_sql import OBLIGATIONS_SQL
 from procurement.catalogue import FAMILY, REQUISITIONABLE, Family
@@ -46,15 +47,20 @@ def _overdue_condition(now) -> Q:
 
 def cases_per_stage(*, organisation_id, now=None) -> tuple[list[StageCount], int]:
     """Every status in workflow order with its number of cases (zeros included), how many are past the stage
-    target, and the longest time in stage; and the total. One query."""
+    target, and the longest time in stage; and the total. One query (on PostgreSQL from the counts kept by
+    triggers, dashboard.figures)."""
     now = now or timezone.now()
-    rows = (
-        PurchaseCase.objects.for_organisation(organisation_id)
-        .order_by()
-        .values("status")
-        .annotate(n=Count("pk"), late=Count("pk", filter=_overdue_condition(now)), since=Min("stage_entered_at"))
-    )
-    found = {row["status"]: row for row in rows}
+    if connection.vendor == "postgresql":
+        cutoffs = {stage: now - timedelta(hours=hours) for stage, hours in settings.STAGE_TARGET_HOURS.items()}
+        found = figures.stages(organisation_id=organisation_id, cutoffs=cutoffs, longest_of=set(OPEN_STATUSES))
+    else:
+        rows = (
+            PurchaseCase.objects.for_organisation(organisation_id)
+            .order_by()
+            .values("status")
+            .annotate(n=Count("pk"), late=Count("pk", filter=_overdue_condition(now)), since=Min("stage_entered_at"))
+        )
+        found = {row["status"]: row for row in rows}
     stages = []
     for value, label in CaseStatus.choices:
         row = found.get(value, {"n": 0, "late": 0, "since": None})
@@ -81,8 +87,11 @@ class OverdueCase:
     late_by: timedelta
 
 
-def overdue_cases(*, organisation_id, now=None, limit: int | None = None) -> tuple[list[OverdueCase], int]:
-    """The cases past their stage target, longest in stage first (two queries: the page and the count)."""
+def overdue_cases(
+    *, organisation_id, now=None, limit: int | None = None, total: int | None = None
+) -> tuple[list[OverdueCase], int]:
+    """The cases past their stage target, longest in stage first, and their number (two queries: the page and
+    the count; one when the number is given, as the dashboard has it from the stages)."""
     now = now or timezone.now()
     limit = limit or settings.DASHBOARD_LIST_SIZE
     qs = PurchaseCase.objects.for_organisation(organisation_id).overdue(now)
@@ -92,7 +101,7 @@ def overdue_cases(*, organisation_id, now=None, limit: int | None = None) -> tup
         rows.append(
             OverdueCase(case=case, deadline=deadline, time_in_stage=now - case.stage_entered_at, late_by=now - deadline)
         )
-    return rows, qs.count()
+    return rows, qs.count() if total is None else total
 
 
 MONEY = DecimalField(max_digits=20, decimal_places=4)
@@ -107,20 +116,31 @@ def amounts(*, organisation_id) -> dict[str, Decimal | int]:
 
     committed: contracts approved, signed or notified; signed: signed or notified;
     estimated: need lines of open cases (quantity × estimated unit price), with the lines lacking an estimate."""
+    if connection.vendor == "postgresql":
+        products = figures.per_product(organisation_id=organisation_id).values()
+        total = {name: sum((row[name] for row in products), 0) for name in figures.PRODUCT_FIGURES}
+        return {
+            "committed": total["committed_ht"],
+            "signed": total["signed_ht"],
+            "committed_count": total["committed_count"],
+            "signed_count": total["signed_count"],
+            "estimated": total["estimated_ht"],
+            "lines_without_estimate": total["lines_without_estimate"],
+        }
     value = F("quantity") * F("unit_price")
-    figures = Contract.objects.for_organisation(organisation_id).aggregate(
+    found = Contract.objects.for_organisation(organisation_id).aggregate(
         committed=_sum(value, Q(status__in=COMMITTED_STATUSES)),
         signed=_sum(value, Q(status__in=SIGNED_STATUSES)),
         committed_count=Count("pk", filter=Q(status__in=COMMITTED_STATUSES)),
         signed_count=Count("pk", filter=Q(status__in=SIGNED_STATUSES)),
     )
-    figures.update(
+    found.update(
         NeedLine.objects.filter(case__organisation_id=organisation_id, case__status__in=OPEN_STATUSES).aggregate(
             estimated=_sum(F("quantity") * F("estimated_unit_price")),
             lines_without_estimate=Count("pk", filter=Q(estimated_unit_price__isnull=True)),
         )
     )
-    return figures
+    return found
 
 
 @dataclass(frozen=True)
@@ -204,18 +224,8 @@ def _pending_obligations_sql(organisation_id, today, horizon, limit):
 
 
 # --- time to contract ------------------------------------------------------------------------
-class PercentileCont(Aggregate):
-    """PostgreSQL's percentile_cont: the continuous percentile, interpolated between the two nearest values."""
-
-    function = "percentile_cont"
-    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
-
-    def __init__(self, expression, fraction: float, **extra):
-        super().__init__(expression, fraction=float(fraction), output_field=DurationField(), **extra)
-
-
 def percentile(values: list, fraction: float):
-    """The same continuous percentile in Python (sorted values; None when empty)."""
+    """The continuous percentile (as PostgreSQL's percentile_cont), of values in any order; None when empty."""
     if not values:
         return None
     values = sorted(values)
@@ -233,16 +243,16 @@ class TimeToContract:
 
 def time_to_contract(*, organisation_id) -> TimeToContract:
     """From the need (case created) to the signature, over the signed contracts: median and 90th percentile.
-    One query (aggregated in PostgreSQL; elsewhere the durations are read and computed here)."""
+    On PostgreSQL, from the delays kept to the minute by triggers (dashboard.figures, two small queries);
+    elsewhere the durations are read and computed here."""
+    if connection.vendor == "postgresql":
+        count, (median, p90) = figures.signature_delay_percentiles(
+            organisation_id=organisation_id, fractions=(0.5, 0.9)
+        )
+        return TimeToContract(count, median, p90)
     signed = Contract.objects.for_organisation(organisation_id).filter(
         status__in=SIGNED_STATUSES, signed_at__isnull=False
     )
-    duration = F("signed_at") - F("case__created_at")
-    if connection.vendor == "postgresql":
-        figures = signed.aggregate(
-            count=Count("pk"), median=PercentileCont(duration, 0.5), p90=PercentileCont(duration, 0.9)
-        )
-        return TimeToContract(figures["count"], figures["median"], figures["p90"])
     durations = [signed_at - created for signed_at, created in signed.values_list("signed_at", "case__created_at")]
     return TimeToContract(len(durations), percentile(durations, 0.5), percentile(durations, 0.9))
 
@@ -277,29 +287,16 @@ class FamilyRow:
 
 def by_family(*, organisation_id) -> tuple[list[FamilyRow], FamilyRow]:
     """Amounts estimated, committed and signed (excl. and incl. VAT) and units needed and ordered, per product
-    family, and the totals. Two queries, grouped by product in SQL; families are sums of products.
+    family, and the totals: on PostgreSQL one query on the figures kept per product (dashboard.figures), elsewhere
+    two, grouped by product in SQL; families are sums of products.
 
     Estimated incl. VAT applies the default VAT rate (the contract's own rate is known only once awarded)."""
-    value = F("quantity") * F("unit_price")
-    with_vat = value * (1 + F("vat_rate"))
-    contracts = (
-        Contract.objects.for_organisation(organisation_id)
-        .order_by()
-        .values("offer__need_line__product")
-        .annotate(
-            committed_ht=_sum(value, Q(status__in=COMMITTED_STATUSES)),
-            committed_ttc=_sum(with_vat, Q(status__in=COMMITTED_STATUSES)),
-            signed_ht=_sum(value, Q(status__in=SIGNED_STATUSES)),
-            signed_ttc=_sum(with_vat, Q(status__in=SIGNED_STATUSES)),
-            ordered=Coalesce(Sum("quantity", filter=Q(status__in=SIGNED_STATUSES)), 0),
-        )
-    )
-    needs = (
-        NeedLine.objects.filter(case__organisation_id=organisation_id, case__status__in=OPEN_STATUSES)
-        .order_by()
-        .values("product")
-        .annotate(estimated_ht=_sum(F("quantity") * F("estimated_unit_price")), needed=Sum("quantity"))
-    )
+    if connection.vendor == "postgresql":
+        products = figures.per_product(organisation_id=organisation_id)
+        contracts = [{"offer__need_line__product": product, **row} for product, row in products.items()]
+        needs = [{"product": product, **row} for product, row in products.items()]
+    else:
+        contracts, needs = _by_product(organisation_id)
     vat = Decimal(str(settings.DEFAULT_VAT_RATE))
     rows = {family.value: FamilyRow(family.value, str(family.label)) for family in Family}
     for row in contracts:
@@ -335,6 +332,31 @@ def by_family(*, organisation_id) -> tuple[list[FamilyRow], FamilyRow]:
             used.append(row)
             total.add(row)
     return used, total
+
+
+def _by_product(organisation_id) -> tuple:
+    """Per product, from the base tables: contracts' amounts and units, and open cases' need lines."""
+    value = F("quantity") * F("unit_price")
+    with_vat = value * (1 + F("vat_rate"))
+    contracts = (
+        Contract.objects.for_organisation(organisation_id)
+        .order_by()
+        .values("offer__need_line__product")
+        .annotate(
+            committed_ht=_sum(value, Q(status__in=COMMITTED_STATUSES)),
+            committed_ttc=_sum(with_vat, Q(status__in=COMMITTED_STATUSES)),
+            signed_ht=_sum(value, Q(status__in=SIGNED_STATUSES)),
+            signed_ttc=_sum(with_vat, Q(status__in=SIGNED_STATUSES)),
+            ordered=Coalesce(Sum("quantity", filter=Q(status__in=SIGNED_STATUSES)), 0),
+        )
+    )
+    needs = (
+        NeedLine.objects.filter(case__organisation_id=organisation_id, case__status__in=OPEN_STATUSES)
+        .order_by()
+        .values("product")
+        .annotate(estimated_ht=_sum(F("quantity") * F("estimated_unit_price")), needed=Sum("quantity"))
+    )
+    return contracts, needs
 
 
 # --- deliveries, suppliers, requisition risk --------------------------------------------------
@@ -379,15 +401,23 @@ def supplier_concentration(*, organisation_id, limit: int | None = None) -> tupl
     """Suppliers by amount committed (approved, signed or notified contracts), largest first, with their
     share of the total. One query."""
     limit = limit or settings.DASHBOARD_LIST_SIZE
-    rows = list(
-        Contract.objects.for_organisation(organisation_id)
-        .filter(status__in=COMMITTED_STATUSES)
-        .order_by()
-        .values("offer__supplier_id", "offer__supplier__name")
-        .annotate(amount=_sum(F("quantity") * F("unit_price")), contracts=Count("pk"))
-        .order_by("-amount", "offer__supplier__name")
-    )
-    total = sum((row["amount"] for row in rows), ZERO)
+    if connection.vendor == "postgresql":
+        found = figures.suppliers(organisation_id=organisation_id, limit=limit)
+        total = found[0][4] if found else ZERO
+        rows = [
+            {"offer__supplier_id": pk, "offer__supplier__name": name, "amount": amount, "contracts": contracts}
+            for pk, name, amount, contracts, _total in found
+        ]
+    else:
+        rows = list(
+            Contract.objects.for_organisation(organisation_id)
+            .filter(status__in=COMMITTED_STATUSES)
+            .order_by()
+            .values("offer__supplier_id", "offer__supplier__name")
+            .annotate(amount=_sum(F("quantity") * F("unit_price")), contracts=Count("pk"))
+            .order_by("-amount", "offer__supplier__name")
+        )
+        total = sum((row["amount"] for row in rows), ZERO)
     shares = [
         SupplierShare(
             supplier_id=row["offer__supplier_id"],
@@ -451,7 +481,9 @@ def dashboard_for(*, user, now=None) -> dict:
     now = now or timezone.now()
     today = timezone.localdate(now)
     stages, total = cases_per_stage(organisation_id=organisation_id, now=now)
-    overdue, overdue_total = overdue_cases(organisation_id=organisation_id, now=now)
+    overdue, overdue_total = overdue_cases(
+        organisation_id=organisation_id, now=now, total=sum(stage.overdue for stage in stages)
+    )
     families, family_total = by_family(organisation_id=organisation_id)
     deliveries, deliveries_total = upcoming_deliveries(organisation_id=organisation_id, today=today)
     suppliers, committed_total = supplier_concentration(organisation_id=organisation_id)

@@ -1,9 +1,10 @@
-"""The director's daily digest: the morning's figures in the inbox and by e-mail, once a day."""
+"""The director's daily digest: the morning's figures in the inbox and by e-mail, once a day; the folding of the
+figures kept by triggers."""
 
 from datetime import datetime
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext
@@ -11,7 +12,7 @@ from django.utils.translation import gettext
 from accounts import roles
 from accounts.models import Organisation
 from accounts.selectors import members_with_role
-from dashboard import selectors
+from dashboard import figures, selectors
 from dashboard.templatetags.figures import duration
 from notifications.models import Notification
 from notifications.services import notify
@@ -67,3 +68,12 @@ def digest_send(*, now: datetime | None = None) -> int:
                     )
                 )
     return sent
+
+
+def compact_figures() -> bool:
+    """Fold the figures kept by triggers into one row per key (every minute, beat), so that the dashboard reads
+    as many rows as there are stages, hours, products and suppliers. False where there are no triggers."""
+    if connection.vendor != "postgresql":
+        return False
+    figures.compact()
+    return True

@@ -186,6 +186,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=7, minute=0),
     },
     "director-digest": {"task": "dashboard.tasks.send_director_digest", "schedule": crontab(hour=7, minute=30)},
+    "compact-dashboard-figures": {"task": "dashboard.tasks.compact_figures", "schedule": 60.0},
     "tacit-admissions": {"task": "execution.tasks.record_tacit_admissions", "schedule": crontab(hour=6, minute=0)},
     "vigilance-renewals": {"task": "execution.tasks.remind_vigilance_renewals", "schedule": crontab(hour=7, minute=10)},
 }
