@@ -91,6 +91,8 @@ class Contract(Retained, ConcurrentTransitionMixin, models.Model):
         ordering = ["-created_at", "-pk"]
         verbose_name = _("contract")
         verbose_name_plural = _("contracts")
+        # The requisition risk reads the contracts of one period (décret 2020-281) among all of them.
+        indexes = [models.Index(fields=["created_at"], name="contract_created_at")]
 
     def __str__(self) -> str:
         return self.reference

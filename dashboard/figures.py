@@ -87,12 +87,14 @@ SUPPLIERS_SQL = f"""
 WITH figures AS (
     SELECT supplier_id, sum(committed_ht) AS amount, sum(contracts)::bigint AS contracts
     FROM {_table(SupplierFigures)} WHERE organisation_id = %(org)s GROUP BY supplier_id HAVING sum(contracts) <> 0
-), ranked AS (
-    SELECT f.supplier_id, s.name, f.amount, f.contracts, sum(f.amount) OVER () AS total
-    FROM figures f JOIN suppliers_supplier s ON s.id = f.supplier_id
+), top AS (
+    SELECT supplier_id, amount, contracts, sum(amount) OVER () AS total
+    FROM figures ORDER BY amount DESC FETCH FIRST (%(limit)s) ROWS WITH TIES
 )
-SELECT supplier_id, name, amount, contracts, total FROM ranked ORDER BY amount DESC, name LIMIT %(limit)s
-"""  # noqa: S608  # nosec B608
+SELECT t.supplier_id, s.name, t.amount, t.contracts, t.total
+FROM top t JOIN suppliers_supplier s ON s.id = t.supplier_id
+ORDER BY t.amount DESC, s.name LIMIT %(limit)s
+"""  # noqa: S608  # nosec B608 (the names of the suppliers are read for the first ones only, ties included)
 
 
 def suppliers(*, organisation_id, limit: int) -> list[tuple]:

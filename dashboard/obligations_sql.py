@@ -1,5 +1,6 @@
 """The obligations after signature still pending (contracts.obligations.contract_obligations) computed in one
-PostgreSQL query for the dashboard: the first rows and the total, whatever the number of signed contracts.
+PostgreSQL query for the dashboard: the first rows and the total, whatever the number of signed contracts; and the
+deliveries of the coming days likewise.
 
 Other databases (the SQLite demo) compute them in Python (dashboard.selectors.pending_obligations); the tests compare
 both on the same contracts.
@@ -60,5 +61,28 @@ SELECT id, reference, code, due, due < %(today)s, count(*) OVER ()
 FROM obligation
 WHERE done IS NULL AND due <= %(horizon)s
 ORDER BY due < %(today)s DESC, due, created_at DESC, id DESC, position
+LIMIT %(limit)s
+"""
+
+
+# The committed contracts whose current terms (the final round, else the latest: Offer.current_terms) deliver
+# between two days, soonest first, with their number: the current terms of the offers with a round delivering
+# then (indexed), each found once (DISTINCT ON) rather than once per contract and per column.
+DELIVERIES_SQL = """
+WITH terms AS (
+    SELECT DISTINCT ON (r.offer_id) r.offer_id, r.delivery_date, r.delivery_place
+    FROM procurement_negotiationround r
+    WHERE r.offer_id IN (
+        SELECT offer_id FROM procurement_negotiationround WHERE delivery_date BETWEEN %(start)s AND %(end)s
+    )
+    ORDER BY r.offer_id, r.is_final DESC, r.number DESC, r.id DESC
+)
+SELECT k.id, t.delivery_date, t.delivery_place, count(*) OVER ()
+FROM contracts_contract k
+JOIN procurement_purchasecase c ON c.id = k.case_id
+JOIN terms t ON t.offer_id = k.offer_id
+WHERE c.organisation_id = %(org)s AND k.status = ANY(%(committed)s)
+  AND t.delivery_date BETWEEN %(start)s AND %(end)s
+ORDER BY t.delivery_date, k.id
 LIMIT %(limit)s
 """

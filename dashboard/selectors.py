@@ -2,7 +2,7 @@
 
 import math
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from dateutil.relativedelta import relativedelta
@@ -16,7 +16,7 @@ from contracts.models import SIGNED_STATUSES, Contract, ContractStatus
 from contracts.obligations import LABELS, VIGILANCE_MONTHS, Obligation, contract_obligations, threshold_table
 from dashboard import figures
 from dashboard.execution import execution_quantities
-from dashboard.obligations_sql import OBLIGATIONS_SQL
+from dashboard.obligations_sql import DELIVERIES_SQL, OBLIGATIONS_SQL
 from procurement.catalogue import FAMILY, REQUISITIONABLE, Family
 from procurement.models import OPEN_STATUSES, CaseStatus, NeedLine, NegotiationRound, Offer, PurchaseCase, Threshold
 from procurement.selectors import flagged_suppliers
@@ -90,13 +90,24 @@ class OverdueCase:
 def overdue_cases(
     *, organisation_id, now=None, limit: int | None = None, total: int | None = None
 ) -> tuple[list[OverdueCase], int]:
-    """The cases past their stage target, longest in stage first, and their number (two queries: the page and
-    the count; one when the number is given, as the dashboard has it from the stages)."""
+    """The cases past their stage target, longest in stage first, and their number (three queries: the first
+    cases of each stage, the page and the count; two when the number is given, as the dashboard has it from the
+    stages)."""
     now = now or timezone.now()
     limit = limit or settings.DASHBOARD_LIST_SIZE
-    qs = PurchaseCase.objects.for_organisation(organisation_id).overdue(now)
+    cases = PurchaseCase.objects.for_organisation(organisation_id)
+    qs = cases.overdue(now)
+    # The first cases of each stage, each read from the (organisation, status, entered) index, then the page of
+    # those: the work follows the page's size, not the number of overdue cases.
+    firsts = [
+        cases.filter(status=stage, stage_entered_at__lt=now - timedelta(hours=hours))
+        .order_by("stage_entered_at", "pk")
+        .values_list("pk", flat=True)[:limit]
+        for stage, hours in settings.STAGE_TARGET_HOURS.items()
+    ]
+    candidates = list(firsts[0].union(*firsts[1:], all=True)) if firsts else []
     rows = []
-    for case in qs.select_related("owner").order_by("stage_entered_at", "pk")[:limit]:
+    for case in cases.filter(pk__in=candidates).select_related("owner").order_by("stage_entered_at", "pk")[:limit]:
         deadline = case.stage_deadline()
         rows.append(
             OverdueCase(case=case, deadline=deadline, time_in_stage=now - case.stage_entered_at, late_by=now - deadline)
@@ -371,9 +382,30 @@ def _terms(field: str) -> Subquery:
 
 def upcoming_deliveries(*, organisation_id, today: date, days: int = 7, limit: int | None = None):
     """Committed contracts whose delivery date falls in the next `days` days (today included), soonest first.
-    Returns (contracts annotated with delivery_date and delivery_place, count). Two queries."""
+    Returns (contracts annotated with delivery_date and delivery_place, count). Two queries (on PostgreSQL, one
+    for the page and the count, dashboard.obligations_sql, and one for the contracts shown)."""
     limit = limit or settings.DASHBOARD_LIST_SIZE
     end = today + timedelta(days=days)
+    if connection.vendor == "postgresql":
+        params = {
+            "org": organisation_id,
+            "start": today,
+            "end": end,
+            "limit": limit,
+            "committed": [str(status) for status in COMMITTED_STATUSES],
+        }
+        with connection.cursor() as cursor:
+            cursor.execute(DELIVERIES_SQL, params)
+            found = cursor.fetchall()
+        contracts = Contract.objects.select_related("case", "offer__supplier", "offer__need_line").in_bulk(
+            [row[0] for row in found]
+        )
+        rows = []
+        for pk, delivery_date, delivery_place, _total in found:
+            contract = contracts[pk]
+            contract.delivery_date, contract.delivery_place = delivery_date, delivery_place
+            rows.append(contract)
+        return rows, found[0][3] if found else 0
     # Only offers with a round delivering in the window (indexed) can have current terms delivering then.
     delivering = NegotiationRound.objects.filter(delivery_date__gte=today, delivery_date__lte=end).values("offer_id")
     qs = (
@@ -453,13 +485,15 @@ def requisition_risk_cases(*, organisation_id):
     Respirators and medical masks awarded (contracts not withdrawn) in the décret's period are summed per
     calendar quarter of the award; every case with such a contract in a quarter above the threshold is at risk."""
     start, end = settings.REQUISITION_PERIOD
+    zone = timezone.get_current_timezone()
     masks = (
         Contract.objects.for_organisation(organisation_id)
         .exclude(status=ContractStatus.WITHDRAWN)
         .filter(
             offer__need_line__product__in=REQUISITIONABLE,
-            created_at__date__gte=start,
-            created_at__date__lte=end,
+            # The period's days in local time, as a range of instants (indexed).
+            created_at__gte=datetime.combine(start, time.min, tzinfo=zone),
+            created_at__lt=datetime.combine(end + timedelta(days=1), time.min, tzinfo=zone),
         )
         .annotate(quarter=TruncQuarter("created_at"))
     )
