@@ -20,7 +20,6 @@ from django.db import connection
 from django.utils import timezone
 
 from contracts.models import SIGNED_STATUSES, ContractStatus
-from dashboard import obligations_sql
 from procurement.catalogue import FAMILY, REQUISITIONABLE, Family
 from procurement.models import OPEN_STATUSES
 
@@ -154,8 +153,63 @@ SELECT count(DISTINCT case_id) FROM masks
 WHERE quarter IN (SELECT quarter FROM masks GROUP BY quarter HAVING sum(quantity) > %(req_units)s)
 """
 
-# The pending obligations: the dashboard's own SQL on PostgreSQL (dashboard.obligations_sql).
-OBLIGATIONS_SQL = obligations_sql.OBLIGATIONS_SQL
+# contracts.obligations.contract_obligations for every signed contract, in SQL: prefect transmission and award
+# notice from the EU threshold, DECP publication from its threshold once notified, the URSSAF vigilance
+# certificate (SIRET suppliers, from its threshold incl. VAT) due at the latest certificate's expiry. The
+# threshold in force on a day is the one with the latest start among those valid that day (Threshold.amount_on).
+OBLIGATIONS_SQL = """
+WITH signed AS (
+    SELECT k.id, k.reference, k.created_at,
+           (k.signed_at AT TIME ZONE %(tz)s)::date AS signed_on,
+           (k.notified_at AT TIME ZONE %(tz)s)::date AS notified_on,
+           round(k.quantity * k.unit_price, 2) AS ht,
+           round(k.quantity * k.unit_price, 2) + round(round(k.quantity * k.unit_price, 2) * k.vat_rate, 2) AS ttc,
+           k.prefect_transmitted_on, k.award_notice_published_on, k.decp_published_on,
+           s.identifier_type, urssaf.latest
+    FROM contracts_contract k
+    JOIN procurement_purchasecase c ON c.id = k.case_id
+    JOIN procurement_offer o ON o.id = k.offer_id
+    JOIN suppliers_supplier s ON s.id = o.supplier_id
+    LEFT JOIN (
+        SELECT supplier_id, max(expires_on) AS latest FROM suppliers_supplierdocument
+        WHERE kind = 'urssaf' AND expires_on IS NOT NULL GROUP BY supplier_id
+    ) urssaf ON urssaf.supplier_id = s.id
+    WHERE c.organisation_id = %(org)s AND k.signed_at IS NOT NULL AND k.status <> 'withdrawn'
+), day_limits AS (
+    -- Per day a contract was signed or notified (a few dozen days), the thresholds in force that day.
+    SELECT d.day,
+           (array_agg(t.amount ORDER BY t.valid_from DESC) FILTER (WHERE t.kind = 'eu_supplies'))[1] AS eu,
+           (array_agg(t.amount ORDER BY t.valid_from DESC) FILTER (WHERE t.kind = 'decp'))[1] AS decp,
+           (array_agg(t.amount ORDER BY t.valid_from DESC) FILTER (WHERE t.kind = 'vigilance'))[1] AS vigilance
+    FROM (SELECT signed_on AS day FROM signed UNION SELECT notified_on FROM signed WHERE notified_on IS NOT NULL) d
+    JOIN procurement_threshold t ON t.valid_from <= d.day AND (t.valid_until IS NULL OR d.day <= t.valid_until)
+    GROUP BY d.day
+), limits AS (
+    SELECT signed.*, at_signature.eu, at_signature.vigilance, at_notification.decp
+    FROM signed
+    LEFT JOIN day_limits at_signature ON at_signature.day = signed.signed_on
+    LEFT JOIN day_limits at_notification ON at_notification.day = signed.notified_on
+), obligation AS (
+    SELECT id, reference, created_at, 1 AS position, 'prefect' AS code, signed_on + 15 AS due,
+           prefect_transmitted_on AS done
+    FROM limits WHERE ht >= eu
+    UNION ALL
+    SELECT id, reference, created_at, 2, 'award_notice', signed_on + 30, award_notice_published_on
+    FROM limits WHERE ht >= eu
+    UNION ALL
+    SELECT id, reference, created_at, 3, 'decp', (notified_on + interval '2 months')::date, decp_published_on
+    FROM limits WHERE notified_on IS NOT NULL AND ht >= decp
+    UNION ALL
+    SELECT id, reference, created_at, 4, 'vigilance',
+           CASE WHEN latest > signed_on THEN latest ELSE (signed_on + interval '6 months')::date END, NULL
+    FROM limits WHERE identifier_type = 'SIRET' AND ttc >= vigilance
+)
+SELECT id, reference, code, due, due < %(today)s, count(*) OVER ()
+FROM obligation
+WHERE done IS NULL AND due <= %(horizon)s
+ORDER BY due < %(today)s DESC, due, created_at DESC, id DESC, position
+LIMIT %(limit)s
+"""
 
 
 def _late_condition(now) -> tuple[str, dict]:
@@ -367,6 +421,18 @@ SELECT (SELECT n FROM total), f, pos,
 FROM ranks ORDER BY f
 """
 
+KEPT_DELIVERIES_SQL = """
+SELECT contract_id, count(*) OVER () FROM dashboard_contractdelivery
+WHERE organisation_id = %(org)s AND delivery_date BETWEEN %(today)s AND %(week)s
+ORDER BY delivery_date, contract_id LIMIT %(limit)s
+"""
+
+KEPT_OBLIGATIONS_SQL = """
+SELECT contract_id, NULL, code, due, due < %(today)s, count(*) OVER () FROM dashboard_pendingobligation
+WHERE organisation_id = %(org)s AND due <= %(horizon)s
+ORDER BY due, contract_created_at DESC, contract_id DESC, position LIMIT %(limit)s
+"""
+
 KEPT_SUPPLIERS_SQL = """
 WITH f AS (
     SELECT supplier_id, sum(committed_ht) AS amount FROM dashboard_supplierfigures
@@ -381,7 +447,7 @@ LIMIT %(limit)s
 
 def dashboard_figures(*, organisation_id: int, now) -> dict:
     """The figures from the kept tables where the dashboard reads them, and from the base tables for the rest
-    (deliveries, obligations, requisition risk, the overdue page), one query per figure."""
+    (requisition risk, the overdue page), one query per figure."""
     late, params = _params(organisation_id, now)
     with connection.cursor() as cursor:
         cursor.execute(KEPT_STAGES_SQL, params)
@@ -390,11 +456,11 @@ def dashboard_figures(*, organisation_id: int, now) -> dict:
         overdue = cursor.fetchall()
         cursor.execute(KEPT_PRODUCTS_SQL, params)
         products = cursor.fetchall()
-        cursor.execute(OBLIGATIONS_SQL, params)
+        cursor.execute(KEPT_OBLIGATIONS_SQL, params)
         obligations = cursor.fetchall()
         cursor.execute(KEPT_TIME_TO_CONTRACT_SQL, params)
         percentiles = cursor.fetchall()
-        cursor.execute(DELIVERIES_SQL, params)
+        cursor.execute(KEPT_DELIVERIES_SQL, params)
         deliveries = cursor.fetchall()
         cursor.execute(KEPT_SUPPLIERS_SQL, params)
         suppliers = cursor.fetchall()

@@ -9,7 +9,15 @@ from datetime import datetime, timedelta
 
 from django.db import connection
 
-from dashboard.models import ProductFigures, SignatureDelayHour, SignatureDelayMinute, StageCount, SupplierFigures
+from dashboard.models import (
+    ContractDelivery,
+    PendingObligation,
+    ProductFigures,
+    SignatureDelayHour,
+    SignatureDelayMinute,
+    StageCount,
+    SupplierFigures,
+)
 
 PRODUCT_FIGURES = (
     "committed_ht",
@@ -180,6 +188,50 @@ def compact() -> None:
 
 
 def rebuild() -> None:
-    """Recompute every table from the base tables (dashboard_rebuild_figures, in SQL)."""
+    """Recompute every table from the base tables (dashboard_rebuild_all, in SQL)."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT dashboard_rebuild_figures()")
+        cursor.execute("SELECT dashboard_rebuild_all()")
+
+
+DELIVERIES_SQL = f"""
+SELECT contract_id, delivery_date, delivery_place FROM {_table(ContractDelivery)}
+WHERE organisation_id = %(org)s AND delivery_date BETWEEN %(start)s AND %(end)s
+ORDER BY delivery_date, contract_id LIMIT %(limit)s
+"""  # noqa: S608  # nosec B608
+DELIVERIES_COUNT_SQL = f"""
+SELECT count(*) FROM {_table(ContractDelivery)}
+WHERE organisation_id = %(org)s AND delivery_date BETWEEN %(start)s AND %(end)s
+"""  # noqa: S608  # nosec B608
+
+
+def deliveries(*, organisation_id, start, end, limit: int) -> tuple[list[tuple], int]:
+    """(contract id, delivery date, place) of the committed contracts delivering between two days, soonest
+    first, and their number: two index range reads."""
+    params = {"org": organisation_id, "start": start, "end": end, "limit": limit}
+    with connection.cursor() as cursor:
+        cursor.execute(DELIVERIES_SQL, params)
+        rows = cursor.fetchall()
+        cursor.execute(DELIVERIES_COUNT_SQL, params)
+        return rows, cursor.fetchone()[0]
+
+
+# Overdue first then by due date: an earlier due date is the same order, read from the index.
+OBLIGATIONS_SQL = f"""
+SELECT contract_id, code, due FROM {_table(PendingObligation)}
+WHERE organisation_id = %(org)s AND due <= %(horizon)s
+ORDER BY due, contract_created_at DESC, contract_id DESC, position LIMIT %(limit)s
+"""  # noqa: S608  # nosec B608
+OBLIGATIONS_COUNT_SQL = f"""
+SELECT count(*) FROM {_table(PendingObligation)} WHERE organisation_id = %(org)s AND due <= %(horizon)s
+"""  # noqa: S608  # nosec B608
+
+
+def obligations(*, organisation_id, horizon, limit: int) -> tuple[list[tuple], int]:
+    """(contract id, code, due) of the pending obligations due by `horizon` (overdue ones included), earliest
+    first, and their number: two index range reads."""
+    params = {"org": organisation_id, "horizon": horizon, "limit": limit}
+    with connection.cursor() as cursor:
+        cursor.execute(OBLIGATIONS_SQL, params)
+        rows = cursor.fetchall()
+        cursor.execute(OBLIGATIONS_COUNT_SQL, params)
+        return rows, cursor.fetchone()[0]

@@ -94,3 +94,38 @@ class SignatureDelayMinute(models.Model):
 
     def __str__(self) -> str:
         return f"{self.minutes} min: {self.contracts:+d}"
+
+
+class ContractDelivery(models.Model):
+    """A committed contract's delivery, from its current terms (the final round, else the latest), kept by
+    triggers on contracts and negotiation rounds: the deliveries of a week are an index range."""
+
+    contract_id = models.BigIntegerField(primary_key=True)
+    organisation_id = models.BigIntegerField()
+    delivery_date = models.DateField()
+    delivery_place = models.CharField(max_length=200)
+
+    class Meta:
+        indexes = [models.Index(fields=["organisation_id", "delivery_date"], name="contractdelivery_due")]
+
+    def __str__(self) -> str:
+        return f"contract {self.contract_id}: {self.delivery_date}"
+
+
+class PendingObligation(models.Model):
+    """An obligation after signature not yet fulfilled (contracts.obligations), with its due date, kept by
+    triggers on contracts, suppliers, their URSSAF certificates and the thresholds; fulfilled ones are removed."""
+
+    contract_id = models.BigIntegerField()
+    code = models.CharField(max_length=20)
+    position = models.SmallIntegerField()  # the order of contracts.obligations, for equal due dates
+    organisation_id = models.BigIntegerField()
+    due = models.DateField()
+    contract_created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["contract_id", "code"], name="pendingobligation_unique")]
+        indexes = [models.Index(fields=["organisation_id", "due"], name="pendingobligation_due")]
+
+    def __str__(self) -> str:
+        return f"contract {self.contract_id}: {self.code} due {self.due}"

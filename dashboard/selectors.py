@@ -16,7 +16,6 @@ from contracts.models import SIGNED_STATUSES, Contract, ContractStatus
 from contracts.obligations import LABELS, VIGILANCE_MONTHS, Obligation, contract_obligations, threshold_table
 from dashboard import figures
 from dashboard.execution import execution_quantities
-from dashboard.obligations_sql import DELIVERIES_SQL, OBLIGATIONS_SQL
 from procurement.catalogue import FAMILY, REQUISITIONABLE, Family
 from procurement.models import OPEN_STATUSES, CaseStatus, NeedLine, NegotiationRound, Offer, PurchaseCase, Threshold
 from procurement.selectors import flagged_suppliers
@@ -195,7 +194,8 @@ def _obligation_candidates(organisation_id, today: date, horizon: date):
 def pending_obligations(*, organisation_id, today, limit: int | None = None) -> tuple[list[PendingObligation], int]:
     """Obligations of signed contracts not yet fulfilled and overdue or due within the horizon
     (DASHBOARD_OBLIGATION_DAYS), overdue first then by due date. The contract page lists them all.
-    One query on PostgreSQL (dashboard.obligations_sql) plus the contracts shown; elsewhere, in Python."""
+    On PostgreSQL two index reads of the obligations kept by triggers (dashboard.figures) plus the contracts
+    shown; elsewhere, in Python."""
     horizon = today + timedelta(days=settings.DASHBOARD_OBLIGATION_DAYS)
     if connection.vendor == "postgresql":
         return _pending_obligations_sql(organisation_id, today, horizon, limit)
@@ -216,22 +216,13 @@ def pending_obligations(*, organisation_id, today, limit: int | None = None) -> 
 
 
 def _pending_obligations_sql(organisation_id, today, horizon, limit):
-    params = {
-        "org": organisation_id,
-        "tz": settings.TIME_ZONE,
-        "today": today,
-        "horizon": horizon,
-        "limit": limit or 10**9,
-    }
-    with connection.cursor() as cursor:
-        cursor.execute(OBLIGATIONS_SQL, params)
-        found = cursor.fetchall()
+    found, total = figures.obligations(organisation_id=organisation_id, horizon=horizon, limit=limit or 10**9)
     contracts = Contract.objects.select_related("case", "offer__supplier").in_bulk({row[0] for row in found})
     rows = [
-        PendingObligation(contracts[pk], Obligation(code, LABELS[code], due), "overdue" if late else "due")
-        for pk, _reference, code, due, late, _total in found
+        PendingObligation(contracts[pk], Obligation(code, LABELS[code], due), "overdue" if due < today else "due")
+        for pk, code, due in found
     ]
-    return rows, found[0][5] if found else 0
+    return rows, total
 
 
 # --- time to contract ------------------------------------------------------------------------
@@ -382,30 +373,21 @@ def _terms(field: str) -> Subquery:
 
 def upcoming_deliveries(*, organisation_id, today: date, days: int = 7, limit: int | None = None):
     """Committed contracts whose delivery date falls in the next `days` days (today included), soonest first.
-    Returns (contracts annotated with delivery_date and delivery_place, count). Two queries (on PostgreSQL, one
-    for the page and the count, dashboard.obligations_sql, and one for the contracts shown)."""
+    Returns (contracts annotated with delivery_date and delivery_place, count). Two queries (on PostgreSQL three:
+    two index reads of the deliveries kept by triggers, dashboard.figures, and the contracts shown)."""
     limit = limit or settings.DASHBOARD_LIST_SIZE
     end = today + timedelta(days=days)
     if connection.vendor == "postgresql":
-        params = {
-            "org": organisation_id,
-            "start": today,
-            "end": end,
-            "limit": limit,
-            "committed": [str(status) for status in COMMITTED_STATUSES],
-        }
-        with connection.cursor() as cursor:
-            cursor.execute(DELIVERIES_SQL, params)
-            found = cursor.fetchall()
+        found, total = figures.deliveries(organisation_id=organisation_id, start=today, end=end, limit=limit)
         contracts = Contract.objects.select_related("case", "offer__supplier", "offer__need_line").in_bulk(
             [row[0] for row in found]
         )
         rows = []
-        for pk, delivery_date, delivery_place, _total in found:
+        for pk, delivery_date, delivery_place in found:
             contract = contracts[pk]
             contract.delivery_date, contract.delivery_place = delivery_date, delivery_place
             rows.append(contract)
-        return rows, found[0][3] if found else 0
+        return rows, total
     # Only offers with a round delivering in the window (indexed) can have current terms delivering then.
     delivering = NegotiationRound.objects.filter(delivery_date__gte=today, delivery_date__lte=end).values("offer_id")
     qs = (

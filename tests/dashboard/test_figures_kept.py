@@ -11,14 +11,24 @@ from django.db import connection
 
 from contracts.models import SIGNED_STATUSES, Contract, ContractStatus
 from dashboard import figures, selectors, tasks
-from dashboard.models import ProductFigures, SignatureDelayHour, SignatureDelayMinute, StageCount, SupplierFigures
+from dashboard.models import (
+    ContractDelivery,
+    PendingObligation,
+    ProductFigures,
+    SignatureDelayHour,
+    SignatureDelayMinute,
+    StageCount,
+    SupplierFigures,
+)
 from procurement.catalogue import Product
-from procurement.models import OPEN_STATUSES, NeedLine, PurchaseCase
+from procurement.models import OPEN_STATUSES, NeedLine, NegotiationRound, PurchaseCase, Threshold
+from suppliers.models import SupplierDocument
 from tests.factories import make_case, make_contract
 
 pytestmark = pytest.mark.skipif(connection.vendor != "postgresql", reason="the triggers exist on PostgreSQL only")
 
 MIGRATION = importlib.import_module("dashboard.migrations.0002_figures_triggers")
+KEPT_MIGRATION = importlib.import_module("dashboard.migrations.0004_deliveries_obligations_triggers")
 KEYS = {
     StageCount: ("organisation_id", "status", "hour"),
     ProductFigures: ("organisation_id", "product"),
@@ -42,11 +52,25 @@ def kept() -> dict:
     return state
 
 
+def kept_rows() -> dict:
+    """The tables kept row by row (one per contract, or per contract and obligation), as sets of rows."""
+    return {
+        model.__name__: {tuple(row.values()) for row in model.objects.values(*fields)}
+        for model, fields in (
+            (ContractDelivery, ("contract_id", "organisation_id", "delivery_date", "delivery_place")),
+            (PendingObligation, ("contract_id", "code", "position", "organisation_id", "due", "contract_created_at")),
+        )
+    }
+
+
 def assert_kept_equals_rebuilt():
-    before = kept()
+    before, rows = kept(), kept_rows()
     figures.rebuild()
     assert before == kept()
+    assert rows == kept_rows()
     assert before["StageCount"], "the fixtures wrote no figures: nothing was proven"
+    assert rows["ContractDelivery"], "no delivery: nothing was proven"
+    assert rows["PendingObligation"], "no obligation: nothing was proven"
 
 
 def test_the_status_lists_of_the_triggers_are_the_models(db):
@@ -56,10 +80,15 @@ def test_the_status_lists_of_the_triggers_are_the_models(db):
     assert listed(MIGRATION.OPEN_CASE) == set(OPEN_STATUSES)
     assert listed(MIGRATION.SIGNED) == {str(s) for s in SIGNED_STATUSES}
     assert listed(MIGRATION.COMMITTED) == {str(s) for s in selectors.COMMITTED_STATUSES}
+    assert listed(KEPT_MIGRATION.COMMITTED) == {str(s) for s in selectors.COMMITTED_STATUSES}
+
+
+def test_the_days_of_the_kept_obligations_are_those_of_the_settings(settings):
+    assert settings.TIME_ZONE == KEPT_MIGRATION.TIME_ZONE
 
 
 def test_every_change_is_kept_as_the_base_tables_say(buyer, jurist, director, delegation):
-    signed = make_contract(buyer, "signed", jurist=jurist, signer=director, quantity=200_000)
+    signed = make_contract(buyer, "signed", jurist=jurist, signer=director, quantity=1_000_000)
     notified = make_contract(buyer, "notified", jurist=jurist, signer=director, quantity=100_000)
     approved = make_contract(buyer, "approved", jurist=jurist, signer=director, quantity=50_000)
     make_contract(buyer, "draft", jurist=jurist, quantity=30_000)
@@ -81,6 +110,23 @@ def test_every_change_is_kept_as_the_base_tables_say(buyer, jurist, director, de
     # A notified contract goes back (as a correction would) and a case moves to another stage.
     Contract.objects.filter(pk=notified.pk).update(status=ContractStatus.APPROVED, signed_at=None)
     PurchaseCase.objects.filter(pk=approved.case_id).update(stage_entered_at=approved.created_at - timedelta(days=3))
+    assert_kept_equals_rebuilt()
+    # Deliveries and obligations: new final terms, an obligation fulfilled, an URSSAF certificate, a threshold.
+    last = NegotiationRound.objects.filter(offer=approved.offer).order_by("-number").first()
+    last.pk, last.number, last.is_final = None, last.number + 1, True
+    last.delivery_date += timedelta(days=5)
+    last.save()
+    Contract.objects.filter(pk=notified.pk).update(decp_published_on=notified.signed_at.date())
+    SupplierDocument.objects.create(
+        supplier=signed.offer.supplier,
+        kind=SupplierDocument.Kind.URSSAF,
+        issued_on=signed.signed_at.date(),
+        expires_on=signed.signed_at.date() + timedelta(days=200),
+        size=1,
+        uploaded_by=buyer,
+    )
+    assert_kept_equals_rebuilt()
+    Threshold.objects.filter(kind=Threshold.Kind.VIGILANCE).update(amount=Decimal("10000000"))
     assert_kept_equals_rebuilt()
     # Rows deleted (the tests' teardown and the admin's refusal aside, the triggers follow a delete too).
     line = NeedLine.objects.create(
