@@ -422,23 +422,38 @@ FROM ranks ORDER BY f
 """
 
 KEPT_DELIVERIES_SQL = """
-SELECT contract_id, count(*) OVER () FROM dashboard_contractdelivery
+SELECT contract_id,
+       (SELECT coalesce(sum(contracts), 0) FROM dashboard_deliverydaycount
+        WHERE organisation_id = %(org)s AND day BETWEEN %(today)s AND %(week)s)
+FROM dashboard_contractdelivery
 WHERE organisation_id = %(org)s AND delivery_date BETWEEN %(today)s AND %(week)s
 ORDER BY delivery_date, contract_id LIMIT %(limit)s
 """
 
 KEPT_OBLIGATIONS_SQL = """
-SELECT contract_id, NULL, code, due, due < %(today)s, count(*) OVER () FROM dashboard_pendingobligation
+SELECT contract_id, NULL, code, due, due < %(today)s,
+       (SELECT coalesce(sum(obligations), 0) FROM dashboard_obligationdaycount
+        WHERE organisation_id = %(org)s AND day <= %(horizon)s)
+FROM dashboard_pendingobligation
 WHERE organisation_id = %(org)s AND due <= %(horizon)s
 ORDER BY due, contract_created_at DESC, contract_id DESC, position LIMIT %(limit)s
 """
 
+# The largest suppliers: the largest folded rows (index) and the suppliers with deltas, summed.
 KEPT_SUPPLIERS_SQL = """
-WITH f AS (
+WITH deltas AS (
+    SELECT DISTINCT supplier_id FROM dashboard_supplierfigures WHERE organisation_id = %(org)s AND NOT compacted
+), largest AS (
+    SELECT supplier_id FROM dashboard_supplierfigures WHERE organisation_id = %(org)s AND compacted
+    ORDER BY committed_ht DESC FETCH FIRST (%(limit)s + (SELECT count(*) FROM deltas)) ROWS WITH TIES
+), f AS (
     SELECT supplier_id, sum(committed_ht) AS amount FROM dashboard_supplierfigures
-    WHERE organisation_id = %(org)s GROUP BY supplier_id HAVING sum(contracts) <> 0
+    WHERE organisation_id = %(org)s
+      AND supplier_id IN (SELECT supplier_id FROM deltas UNION SELECT supplier_id FROM largest)
+    GROUP BY supplier_id HAVING sum(contracts) <> 0
 )
-SELECT f.supplier_id, f.amount, sum(f.amount) OVER ()
+SELECT f.supplier_id, f.amount,
+       (SELECT sum(committed_ht) FROM dashboard_productfigures WHERE organisation_id = %(org)s)
 FROM f JOIN suppliers_supplier s ON s.id = f.supplier_id
 ORDER BY f.amount DESC, s.name
 LIMIT %(limit)s

@@ -54,15 +54,29 @@ class ProductFigures(models.Model):
 
 
 class SupplierFigures(models.Model):
-    """Amount excl. VAT and number of the contracts committed (approved or further) per organisation and supplier."""
+    """Amount excl. VAT and number of the contracts committed (approved or further) per organisation and supplier.
+    Folded rows are marked `compacted`: the largest suppliers are then read from an index, the few suppliers
+    with deltas since the last folding added (dashboard.figures.suppliers)."""
 
     organisation_id = models.BigIntegerField()
     supplier_id = models.BigIntegerField()
     committed_ht = models.DecimalField(max_digits=30, decimal_places=8, default=0)
     contracts = models.BigIntegerField(default=0)
+    compacted = models.BooleanField(default=False, db_default=False)
 
     class Meta:
-        indexes = [models.Index(fields=["organisation_id", "supplier_id"], name="supplierfigures_key")]
+        indexes = [
+            models.Index(fields=["organisation_id", "supplier_id"], name="supplierfigures_key"),
+            models.Index(
+                "organisation_id",
+                models.F("committed_ht").desc(),
+                condition=models.Q(compacted=True),
+                name="supplierfigures_largest",
+            ),
+            models.Index(
+                fields=["organisation_id"], condition=models.Q(compacted=False), name="supplierfigures_deltas"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"supplier {self.supplier_id}: {self.contracts:+d} contracts"
@@ -106,7 +120,10 @@ class ContractDelivery(models.Model):
     delivery_place = models.CharField(max_length=200)
 
     class Meta:
-        indexes = [models.Index(fields=["organisation_id", "delivery_date"], name="contractdelivery_due")]
+        # In the dashboard's order, so that its first rows are the first of the index.
+        indexes = [
+            models.Index(fields=["organisation_id", "delivery_date", "contract_id"], name="contractdelivery_order")
+        ]
 
     def __str__(self) -> str:
         return f"contract {self.contract_id}: {self.delivery_date}"
@@ -125,7 +142,45 @@ class PendingObligation(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["contract_id", "code"], name="pendingobligation_unique")]
-        indexes = [models.Index(fields=["organisation_id", "due"], name="pendingobligation_due")]
+        # In the dashboard's order (dashboard.figures.OBLIGATIONS_SQL), so that its first rows are the index's.
+        indexes = [
+            models.Index(
+                "organisation_id",
+                "due",
+                models.F("contract_created_at").desc(),
+                models.F("contract_id").desc(),
+                "position",
+                name="pendingobligation_order",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"contract {self.contract_id}: {self.code} due {self.due}"
+
+
+class DeliveryDayCount(models.Model):
+    """Committed contracts delivering per organisation and day (signed deltas, folded every minute)."""
+
+    organisation_id = models.BigIntegerField()
+    day = models.DateField()
+    contracts = models.IntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["organisation_id", "day"], name="deliverydaycount_key")]
+
+    def __str__(self) -> str:
+        return f"{self.day}: {self.contracts:+d}"
+
+
+class ObligationDayCount(models.Model):
+    """Pending obligations per organisation and due day (signed deltas, folded every minute)."""
+
+    organisation_id = models.BigIntegerField()
+    day = models.DateField()
+    obligations = models.IntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["organisation_id", "day"], name="obligationdaycount_key")]
+
+    def __str__(self) -> str:
+        return f"{self.day}: {self.obligations:+d}"

@@ -18,7 +18,7 @@ from dashboard import figures
 from dashboard.execution import execution_quantities
 from procurement.catalogue import FAMILY, REQUISITIONABLE, Family
 from procurement.models import OPEN_STATUSES, CaseStatus, NeedLine, NegotiationRound, Offer, PurchaseCase, Threshold
-from procurement.selectors import flagged_suppliers
+from procurement.selectors import flagged_supplier_ids
 from suppliers.models import Supplier, SupplierDocument
 
 ZERO = Decimal("0")
@@ -417,10 +417,10 @@ def supplier_concentration(*, organisation_id, limit: int | None = None) -> tupl
     limit = limit or settings.DASHBOARD_LIST_SIZE
     if connection.vendor == "postgresql":
         found = figures.suppliers(organisation_id=organisation_id, limit=limit)
-        total = found[0][4] if found else ZERO
+        total = figures.committed_total(organisation_id=organisation_id)
         rows = [
             {"offer__supplier_id": pk, "offer__supplier__name": name, "amount": amount, "contracts": contracts}
-            for pk, name, amount, contracts, _total in found
+            for pk, name, amount, contracts in found
         ]
     else:
         rows = list(
@@ -447,16 +447,15 @@ def supplier_concentration(*, organisation_id, limit: int | None = None) -> tupl
 
 def red_flags(*, organisation_id, limit: int | None = None):
     """Open cases answered by a supplier with an open red flag (procurement.selectors.flagged_suppliers), and
-    those suppliers. Returns (suppliers, number of suppliers, number of cases). Three queries."""
+    those suppliers. Returns (suppliers, number of suppliers, number of cases). Four queries: the flagged
+    suppliers' ids (few), then the suppliers answering open cases, their number and the cases' number."""
     limit = limit or settings.DASHBOARD_LIST_SIZE
-    suppliers = (
-        flagged_suppliers(organisation_id=organisation_id)
-        .filter(offers__case__status__in=OPEN_STATUSES, offers__case__organisation_id=organisation_id)
-        .distinct()
-    )
+    flagged = flagged_supplier_ids(organisation_id=organisation_id)
+    suppliers = Supplier.objects.filter(
+        pk__in=flagged, offers__case__status__in=OPEN_STATUSES, offers__case__organisation_id=organisation_id
+    ).distinct()
     cases = PurchaseCase.objects.for_organisation(organisation_id).filter(
-        status__in=OPEN_STATUSES,
-        pk__in=Offer.objects.filter(supplier__in=flagged_suppliers(organisation_id=organisation_id)).values("case_id"),
+        status__in=OPEN_STATUSES, pk__in=Offer.objects.filter(supplier_id__in=flagged).values("case_id")
     )
     return list(suppliers.order_by("name")[:limit]), suppliers.count(), cases.count()
 

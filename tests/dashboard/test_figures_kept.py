@@ -13,6 +13,8 @@ from contracts.models import SIGNED_STATUSES, Contract, ContractStatus
 from dashboard import figures, selectors, tasks
 from dashboard.models import (
     ContractDelivery,
+    DeliveryDayCount,
+    ObligationDayCount,
     PendingObligation,
     ProductFigures,
     SignatureDelayHour,
@@ -35,6 +37,8 @@ KEYS = {
     SupplierFigures: ("organisation_id", "supplier_id"),
     SignatureDelayHour: ("organisation_id", "hours"),
     SignatureDelayMinute: ("organisation_id", "minutes"),
+    DeliveryDayCount: ("organisation_id", "day"),
+    ObligationDayCount: ("organisation_id", "day"),
 }
 
 
@@ -42,7 +46,7 @@ def kept() -> dict:
     """Every table summed per key, the keys whose sums are all zero left out (as after folding)."""
     state = {}
     for model, key in KEYS.items():
-        values = [f.name for f in model._meta.fields if f.name not in {"id", *key}]
+        values = [f.name for f in model._meta.fields if f.name not in {"id", "compacted", *key}]
         sums = {}
         for row in model.objects.values(*key, *values):
             total = sums.setdefault(tuple(row[k] for k in key), dict.fromkeys(values, 0))
@@ -183,3 +187,25 @@ def test_beat_folds_the_figures_every_minute(buyer, jurist, director, delegation
     assert (
         StageCount.objects.count() == StageCount.objects.values("organisation_id", "status", "hour").distinct().count()
     )
+
+
+def test_the_largest_suppliers_count_the_changes_since_the_folding(buyer, jurist, director, delegation):
+    contracts = [
+        make_contract(buyer, "signed", jurist=jurist, signer=director, quantity=quantity)
+        for quantity in (3_000, 2_000, 1_000)
+    ]
+    assert len({c.offer.supplier_id for c in contracts}) == 3
+    figures.compact()
+
+    def largest(limit):
+        return [row[0] for row in figures.suppliers(organisation_id=director.organisation_id, limit=limit)]
+
+    assert largest(1) == [contracts[0].offer.supplier_id]
+    # After the folding, the smallest becomes the largest and the largest is withdrawn: deltas only.
+    Contract.objects.filter(pk=contracts[2].pk).update(quantity=9_000)
+    Contract.objects.filter(pk=contracts[0].pk).update(status=ContractStatus.WITHDRAWN)
+    assert SupplierFigures.objects.filter(compacted=False).exists()
+    assert largest(1) == [contracts[2].offer.supplier_id]
+    assert largest(5) == [contracts[2].offer.supplier_id, contracts[1].offer.supplier_id]
+    total = selectors.supplier_concentration(organisation_id=director.organisation_id)[1]
+    assert total == sum(c.quantity * c.unit_price for c in Contract.objects.filter(status__in=SIGNED_STATUSES))
