@@ -14,7 +14,7 @@ from suppliers.forms import BootstrapFormMixin, DateInput
 
 
 class CommentForm(BootstrapFormMixin, forms.Form):
-    """Steps that need a reason: request changes, withdraw, reopen the negotiation."""
+    """Contract steps that need a reason: request changes, withdraw. (The case steps' forms are in procurement.)"""
 
     comment = forms.CharField(
         label=_("Comment"),
@@ -102,12 +102,6 @@ class DecpPublicationForm(PrefectTransmissionForm):
     day = forms.DateField(label=_("Date the essential data (DECP) were published"), widget=DateInput())
 
 
-class CaseCancelForm(CommentForm):
-    confirm = forms.BooleanField(
-        label=_("I confirm the cancellation: the case's open contracts will be withdrawn."), required=True
-    )
-
-
 class AwardForm(BootstrapFormMixin, forms.Form):
     """One quantity per eligible offer (0 = not awarded) and the reason for the choice."""
 
@@ -139,6 +133,14 @@ class AwardForm(BootstrapFormMixin, forms.Form):
 
     def awards(self) -> dict[int, int]:
         return {offer.pk: self.cleaned_data[self.field_name(offer)] for offer in self.offers}
+
+    def describe_quantities_by(self, element_id: str) -> None:
+        """Point each quantity input, besides its own errors, at a message shown elsewhere on the page (why the
+        award is blocked: quantities over the need, none awarded…), so that a screen reader reads it there too."""
+        for offer in self.offers:
+            bound = self[self.field_name(offer)]
+            own = bound.aria_describedby  # "<id>_error" when the field has errors of its own
+            bound.field.widget.attrs["aria-describedby"] = " ".join(filter(None, [own, element_id]))
 
 
 class DecpPeriodForm(BootstrapFormMixin, forms.Form):

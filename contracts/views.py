@@ -26,7 +26,6 @@ from contracts.forms import (
     ApproveForm,
     AwardForm,
     AwardNoticeForm,
-    CaseCancelForm,
     CommentForm,
     DecpPeriodForm,
     DecpPublicationForm,
@@ -37,7 +36,9 @@ from contracts.forms import (
 )
 from contracts.models import ContractDocument, ContractStatus
 from procurement import selectors as case_selectors
+from procurement.forms import add_service_errors, case_step_form
 from procurement.models import CaseStatus
+from procurement.views import render_case_page
 from procurement.workflow import CONFLICT_MESSAGE, Conflict, TransitionBlocked, is_available, may
 
 # Case and contract status codes do not overlap: one table labels both in the audit trail.
@@ -234,6 +235,12 @@ def contract_detail(request, pk):
     if request.htmx and request.GET.get("part") == "documents":
         # Polled while the PDF is being generated: once ready, reload the page so the forms carry its SHA-256.
         if not context["document_pending"]:
+            # The refreshed page says so in its live region (a failed rendering shows in the table of versions).
+            document = context["document"]
+            if document is not None and document.status == ContractDocument.Status.RENDERED:
+                messages.info(
+                    request, _("Version %(version)s of the contract is ready.") % {"version": document.version}
+                )
             return HttpResponseClientRefresh()
         return render(request, "contracts/detail.html#documents", context)
     return render(request, "contracts/detail.html", context)
@@ -246,21 +253,51 @@ def contract_transition(request, pk, action):
     if spec is None:
         raise Http404
     contract = get_object_or_404(selectors.contracts_for(user=request.user), pk=pk)
-    kwargs = {}
+    form, kwargs = None, {}
     if spec.form is not None:
         form = spec.form(request.POST, prefix=action)
         if not form.is_valid():
             messages.error(request, _("Please correct the errors below."))
-            context = _detail_context(request, contract, {action: form})
-            return render(request, "contracts/detail.html", context, status=422)
+            return _refused_page(request, contract, action, form)
         kwargs = {k: v for k, v in form.cleaned_data.items() if k not in CONFIRMATION_FIELDS}
     try:
         spec.service(contract=contract, actor=request.user, ip=client_ip(request), **kwargs)
     except (TransitionBlocked, ValidationError, *CONFLICTS) as error:
+        if form is None:
+            _report(request, error)
+            return redirect(contract)
+        # Refused: the page again, in its current state, with what the user typed (a comment, new terms, the
+        # clauses ticked) rather than a redirect that loses it.
+        current = get_object_or_404(selectors.contracts_for(user=request.user), pk=pk)
+        if isinstance(error, ValidationError):
+            messages.error(request, _("Please correct the errors below."))
+            return _refused_page(request, current, action, form, error=error)
         _report(request, error)
-    else:
-        messages.success(request, spec.success)
+        return _refused_page(request, current, action, form)
+    messages.success(request, spec.success)
     return redirect(contract)
+
+
+# Hidden fields that bind a step to what the page showed (the document's SHA-256, the terms' version).
+PAGE_STATE_FIELDS = {
+    "rendered_sha256": lambda contract: contract.current_document.sha256 if contract.current_document else "",
+    "terms_version": lambda contract: contract.terms_version,
+}
+
+
+def _refused_page(request, contract, action: str, form: forms.Form, error: ValidationError | None = None):
+    """The contract page (422) with the refused step's form bound to what the user typed, its errors next to the
+    fields. The re-rendered page shows the contract as it is now, so the form carries the current document's
+    fingerprint and terms version, never the posted ones: approving the page shown approves what it shows."""
+    data = form.data.copy()
+    for name in PAGE_STATE_FIELDS.keys() & form.fields.keys():
+        data[form.add_prefix(name)] = str(PAGE_STATE_FIELDS[name](contract))
+    rebound = type(form)(data, prefix=form.prefix)
+    rebound.is_valid()
+    if error is not None:
+        add_service_errors(rebound, error)
+    context = _detail_context(request, contract, {action: rebound})
+    return render(request, "contracts/detail.html", context, status=422)
 
 
 @member_required
@@ -355,7 +392,11 @@ def case_award(request, pk):
                 )
             except TransitionBlocked as blocked:
                 blockers = blocked.reasons
-            except (ValidationError, *CONFLICTS) as error:
+                form.describe_quantities_by("award-blockers")
+            except ValidationError as error:
+                # On the form, next to the quantities and the reason typed, rather than lost in a redirect.
+                add_service_errors(form, error)
+            except CONFLICTS as error:
                 _report(request, error)
                 return redirect(case)
             else:
@@ -373,23 +414,21 @@ def case_award(request, pk):
     )
 
 
-def _case_step(request, pk, service, form_class, success):
+def _case_step(request, pk, service, step, success):
+    """A step taken from the case page's checklist. Refused, it shows the case page again with the form as the
+    user filled it in (errors next to the fields), so that the comment typed is not lost."""
     case = get_object_or_404(case_selectors.cases_for(user=request.user), pk=pk)
-    kwargs = {}
-    if form_class is not None:
-        form = form_class(request.POST)
-        if not form.is_valid():
-            # The form lives on the case page: report its errors there.
-            for name, errors in form.errors.items():
-                label = form.fields[name].label if name in form.fields else ""
-                for error in errors:
-                    messages.error(request, f"{label} : {error}" if label else error)
-            return redirect(case)
-        kwargs = {k: v for k, v in form.cleaned_data.items() if k not in CONFIRMATION_FIELDS}
+    form = case_step_form(step, request.POST)
+    if form is not None and not form.is_valid():
+        messages.error(request, _("Please correct the errors below."))
+        return render_case_page(request, case.pk, step_forms={step: form}, http_status=422)
+    kwargs = {k: v for k, v in form.cleaned_data.items() if k not in CONFIRMATION_FIELDS} if form is not None else {}
     try:
         service(case=case, actor=request.user, ip=client_ip(request), **kwargs)
     except (TransitionBlocked, ValidationError, *CONFLICTS) as error:
         _report(request, error)
+        if form is not None:
+            return render_case_page(request, case.pk, step_forms={step: form}, http_status=422)
     else:
         messages.success(request, success)
     return redirect(case)
@@ -402,7 +441,7 @@ def case_reopen(request, pk):
         request,
         pk,
         services.case_reopen_negotiation,
-        CommentForm,
+        "reopen_negotiation",
         _("Negotiation reopened; the open contracts were withdrawn."),
     )
 
@@ -410,7 +449,7 @@ def case_reopen(request, pk):
 @member_required
 @require_POST
 def case_close(request, pk):
-    return _case_step(request, pk, services.case_close, None, _("The case is closed."))
+    return _case_step(request, pk, services.case_close, "close", _("The case is closed."))
 
 
 @member_required
@@ -420,7 +459,7 @@ def case_cancel(request, pk):
         request,
         pk,
         services.case_cancel,
-        CaseCancelForm,
+        "cancel",
         _("The case is cancelled; its open contracts were withdrawn."),
     )
 

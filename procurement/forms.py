@@ -111,10 +111,39 @@ class JustificationForm(BootstrapFormMixin, forms.ModelForm):
         )
 
 
-class TransitionForm(forms.Form):
-    """The comment of a case or contract step (required by some steps: the service says so)."""
+class CaseStepForm(BootstrapFormMixin, forms.Form):
+    """The comment a case step asks for in the case page's checklist (send back to vetting, reopen the
+    negotiation, cancel). Several steps' forms share the page: each has its own ids (id_<step>-comment) while
+    the field names stay plain."""
 
-    comment = forms.CharField(label=_("Comment"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    comment = forms.CharField(
+        label=_("Comment"),
+        widget=forms.Textarea(attrs={"rows": 2}),
+        max_length=2000,
+        help_text=_("Recorded in the audit log and shown to the team."),
+    )
+
+    def __init__(self, *args, step: str, **kwargs):
+        kwargs.setdefault("auto_id", f"id_{step}-%s")
+        super().__init__(*args, **kwargs)
+
+
+class CaseCancelForm(CaseStepForm):
+    # Cancelling withdraws the case's open contracts: it takes an explicit confirmation, not one click.
+    confirm = forms.BooleanField(label=_("I confirm the cancellation: the case's open contracts will be withdrawn."))
+
+
+CASE_STEP_FORMS: dict[str, type[CaseStepForm]] = {
+    "back_to_vetting": CaseStepForm,
+    "reopen_negotiation": CaseStepForm,
+    "cancel": CaseCancelForm,
+}
+
+
+def case_step_form(step: str, data=None) -> CaseStepForm | None:
+    """The form of a case step taken from the checklist, bound to `data` when posted; None if it asks nothing."""
+    form_class = CASE_STEP_FORMS.get(step)
+    return form_class(data, step=step) if form_class else None
 
 
 class OfferForm(BootstrapFormMixin, forms.ModelForm):
@@ -215,14 +244,15 @@ class ConformityClaimForm(BootstrapFormMixin, forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.fields["norm_class"].required = True
         if thresholds_url:
-            # Choosing another class reloads only the box of its thresholds.
+            # Choosing another class reloads only the content of the box of its thresholds: the box itself, a
+            # live region, stays in place so that a screen reader announces the new thresholds.
             self.fields["norm_class"].widget.attrs.update(
                 {
                     "hx-get": thresholds_url,
                     "hx-trigger": "change",
                     "hx-target": "#class-thresholds",
-                    "hx-select": "#class-thresholds",
-                    "hx-swap": "outerHTML",
+                    "hx-select": "#class-thresholds > *",
+                    "hx-swap": "innerHTML",
                 }
             )
         self.fields["norm_class"].queryset = NormClass.objects.select_related("norm").order_by(

@@ -8,6 +8,7 @@ urlpatterns = [
     re_path(r"^export\.(?P<format>csv|xlsx)$", views.case_list_export, name="case_list_export"),
     path("nouveau/", views.case_create, name="case_create"),
     path("<int:pk>/", views.case_detail, name="case_detail"),
+    path("<int:pk>/prochaines-etapes/", views.case_next_steps, name="case_next_steps"),
     path("<int:pk>/besoin/", views.case_edit_need, name="case_edit_need"),
     path("<int:pk>/acheteurs/", views.case_assign_buyer, name="case_assign_buyer"),
     path("<int:pk>/etape/<str:name>/", views.case_transition, name="case_transition"),

@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_fsm import ConcurrentTransition, TransitionNotAllowed
-from django_htmx.http import HttpResponseClientRedirect
+from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
 from accounts import roles
 from accounts.decorators import member_required, role_required
@@ -30,10 +30,10 @@ from procurement.forms import (
     NeedLineForm,
     NegotiationRoundForm,
     OfferForm,
-    TransitionForm,
     VettingDecisionForm,
     VettingSupplierForm,
     add_service_errors,
+    case_step_form,
     evidence_formset,
 )
 from procurement.models import OPEN_STATUSES, STAGES, CaseStatus, NegotiationRound, NormClass
@@ -41,6 +41,9 @@ from suppliers import uploads
 from suppliers.selectors import current_screenings_by_supplier, suppliers_for
 
 PAGE_SIZE = 50
+# The htmx event (HX-Trigger) of an answer after which the case's next steps may have changed: the "Next steps"
+# block of the page (case_detail.html#next_steps) fetches itself again.
+CHECKLIST_CHANGED = "checklist-changed"
 
 
 def _posted(request):
@@ -69,7 +72,6 @@ CONTRACT_APP_TRANSITIONS = {
     "close": "contracts:case_close",
     "cancel": "contracts:case_cancel",
 }
-NEEDS_COMMENT = {name for name, _label, needs_comment in workflow.CASE_TRANSITIONS if needs_comment}
 
 # Terms of a negotiation round, compared from one round to the next (the first with the offer as received).
 ROUND_TERMS = [
@@ -164,7 +166,7 @@ def _status_label(value: str, contract) -> str:
     return str(dict(choices).get(value, value))
 
 
-def _checklist(case, user) -> list[dict]:
+def _checklist(case, user, step_forms: dict) -> list[dict]:
     items = workflow.case_checklist(case, user)
     for item in items:
         name = item["name"]
@@ -175,6 +177,11 @@ def _checklist(case, user) -> list[dict]:
         # Awarding means choosing offers and quantities: it has its own page.
         item["is_link"] = name == "award"
         item["needs_confirm"] = name == "cancel"
+        # A step just refused comes back with what the user typed and the errors next to the fields; if it is
+        # blocked now, its form is still shown (button disabled) so that the text typed is not lost.
+        refused = step_forms.get(name)
+        item["form"] = refused or case_step_form(name)
+        item["show_form"] = not item["blockers"] or refused is not None
     return items
 
 
@@ -287,6 +294,12 @@ def case_create(request):
 @member_required
 @require_GET
 def case_detail(request, pk):
+    return render_case_page(request, pk)
+
+
+def render_case_page(request, pk, *, step_forms: dict | None = None, http_status: int = 200):
+    """The case page. After a refused step (its form invalid, or the service said no), the step's bound form
+    is passed in `step_forms` (step name → form) so that the page shows what the user typed, with its errors."""
     case = get_object_or_404(selectors.case_detail_queryset(user=request.user), pk=pk)
     user = request.user
     events = list(case.events.all())
@@ -294,20 +307,9 @@ def case_detail(request, pk):
     days_since_event = (timezone.localdate() - justification.event_date).days if justification else None
     is_buyer = case.is_case_buyer(user)
     status = case.status
-    screenings = current_screenings_by_supplier(selectors.case_parties(case))
-    references = flags.reference_prices()
-    today = timezone.localdate()
-    offers = [
-        {
-            "offer": offer,
-            "vetted": offer.is_vetted(),
-            "check": offer.latest_check,
-            "conform": offer.is_conform(),
-            "rounds": len(offer.rounds.all()),
-            "red_flags": flags.offer_all_flags(offer, today, screenings, references),
-        }
-        for offer in case.offers.all()
-    ]
+    offers = _offer_rows(case)
+    next_steps = _next_steps(case, user, offers, step_forms or {})
+    checklist = next_steps["checklist"]
     return render(
         request,
         "procurement/case_detail.html",
@@ -322,10 +324,10 @@ def case_detail(request, pk):
             "urgency_warning_days": settings.URGENCY_WARNING_DAYS,
             "is_overdue": case.is_overdue(),
             "need_lines": case.need_lines.all(),
-            "checklist": _checklist(case, user),
+            **next_steps,
+            # The empty contract list points to the award page when this user may award.
+            "award_url": next((item["url"] for item in checklist if item["name"] == "award"), None),
             "offers": offers,
-            "flagged_offers": [row for row in offers if row["red_flags"]] if status in OPEN_STATUSES else [],
-            "norm_results": offers if status in CONFORMITY_STAGES else [],
             "can_compare": len(offers) > 1,
             "can_override": user.is_jurist and status in CONFORMITY_STAGES,
             "vetting_decisions": case.vetting_decisions.all(),
@@ -346,7 +348,50 @@ def case_detail(request, pk):
             "can_negotiate": is_buyer and status in ROUND_STAGES,
             "assign_form": _assign_form(case, user),
         },
+        status=http_status,
     )
+
+
+def _offer_rows(case) -> list[dict]:
+    screenings = current_screenings_by_supplier(selectors.case_parties(case))
+    references = flags.reference_prices()
+    today = timezone.localdate()
+    return [
+        {
+            "offer": offer,
+            "vetted": offer.is_vetted(),
+            "check": offer.latest_check,
+            "conform": offer.is_conform(),
+            "rounds": len(offer.rounds.all()),
+            "red_flags": flags.offer_all_flags(offer, today, screenings, references),
+        }
+        for offer in case.offers.all()
+    ]
+
+
+def _next_steps(case, user, offers: list[dict], step_forms: dict) -> dict:
+    """What the case page's "Next steps" column shows (the partial case_detail.html#next_steps): which offers pass
+    the norm check, the red flags to weigh, and each step open to the user with what still blocks it."""
+    return {
+        "norm_results": offers if case.status in CONFORMITY_STAGES else [],
+        "flagged_offers": [row for row in offers if row["red_flags"]] if case.status in OPEN_STATUSES else [],
+        "checklist": _checklist(case, user, step_forms),
+    }
+
+
+def next_steps_context(user, pk) -> dict:
+    """The context of case_detail.html#next_steps for the case `pk`, read as the case page reads it (404 outside
+    the user's organisation)."""
+    case = get_object_or_404(selectors.case_detail_queryset(user=user), pk=pk)
+    return {"case": case, **_next_steps(case, user, _offer_rows(case), {})}
+
+
+@member_required
+@require_GET
+def case_next_steps(request, pk):
+    """The case's next steps alone. A page that shows them fetches this by htmx when an answer on it says they may
+    have changed (`HX-Trigger: checklist-changed`, e.g. after a conformity check), instead of reloading."""
+    return render(request, "procurement/case_detail.html#next_steps", next_steps_context(request.user, pk))
 
 
 def _assign_form(case, user):
@@ -420,12 +465,17 @@ def case_transition(request, pk, name):
     if service is None:
         raise Http404
     case = get_object_or_404(selectors.cases_for(user=request.user), pk=pk)
-    form = TransitionForm(request.POST)
-    form.is_valid()  # the comment is optional here; the service refuses a step that needs one without it
-    kwargs = {"comment": form.cleaned_data.get("comment", "")} if name in NEEDS_COMMENT else {}
+    form = case_step_form(name, request.POST)
+    if form is not None and not form.is_valid():
+        messages.error(request, _("Please correct the errors below."))
+        return render_case_page(request, case.pk, step_forms={name: form}, http_status=422)
+    kwargs = form.cleaned_data if form is not None else {}
     ok, _result = _attempt(request, lambda: service(case=case, actor=request.user, ip=client_ip(request), **kwargs))
     if ok:
         messages.success(request, str(workflow.VERB_LABELS[name]))
+    elif form is not None:
+        # Refused: the page again, with the comment the user typed, rather than a redirect that loses it.
+        return render_case_page(request, case.pk, step_forms={name: form}, http_status=422)
     return redirect(case)
 
 
@@ -521,6 +571,7 @@ def offer_detail(request, pk):
             "red_flags": flags.offer_all_flags(offer, timezone.localdate(), screenings),
             "history": _round_history(offer),
             "can_edit_chain": can_edit_chain,
+            "can_negotiate": case.is_case_buyer(request.user) and case.status in ROUND_STAGES,
         },
     )
 
@@ -536,7 +587,10 @@ def offer_comparison(request, pk):
         line_columns = [column for column in columns if column["offer"].need_line_id == line.pk]
         if line_columns:
             lines.append({"line": line, "columns": line_columns})
-    return render(request, "procurement/offer_comparison.html", {"case": case, "lines": lines})
+    can_add_offer = case.is_case_buyer(request.user) and case.status in OFFER_STAGES
+    return render(
+        request, "procurement/offer_comparison.html", {"case": case, "lines": lines, "can_add_offer": can_add_offer}
+    )
 
 
 @member_required
@@ -637,11 +691,14 @@ def conformity_create(request, pk):
             form=form,
         )
         if ok:
-            if request.htmx:
-                return render(request, "procurement/includes/verdict.html", {"check": check, "recorded": True})
             messages.success(
                 request, _("Conformity check recorded: %(verdict)s.") % {"verdict": check.get_verdict_display()}
             )
+            if request.htmx:
+                # The verdict replaces the form; the message goes to the page's live region (verdict.html); the
+                # case's next steps shown beside it refresh (the check may unblock or block a step).
+                response = render(request, "procurement/includes/verdict.html", {"check": check, "recorded": True})
+                return trigger_client_event(response, CHECKLIST_CHANGED)
             return redirect(case)
         if not form.errors:
             # Refused (stage changed, step taken meanwhile): the case page says why.
@@ -650,6 +707,7 @@ def conformity_create(request, pk):
         # htmx swaps only successful answers: the form comes back with its errors, as a 200.
         return render(request, "procurement/includes/conformity_fields.html", context)
     status = 422 if request.method == "POST" else 200
+    context.update(next_steps_context(request.user, case.pk))
     return render(request, "procurement/conformity_form.html", context, status=status)
 
 

@@ -6,6 +6,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import reswap, retarget, trigger_client_event
 
 from accounts import roles
 from accounts.decorators import member_required, role_required
@@ -21,6 +22,9 @@ from suppliers.forms import (
 from suppliers.models import SanctionsScreening
 
 PAGE_SIZE = 50
+# The htmx event (HX-Trigger) after which a page showing a case's next steps fetches them again (the case page's
+# "Next steps" block listens to it; suppliers cannot import procurement, hence the name repeated here).
+CHECKLIST_CHANGED = "checklist-changed"
 
 
 def _posted(request):
@@ -71,33 +75,43 @@ def supplier_create(request):
 def supplier_detail(request, pk):
     supplier = get_object_or_404(selectors.supplier_detail_queryset(user=request.user), pk=pk)
     can_edit = request.user.is_buyer
-    document_rows = documents.document_rows(supplier.documents.all(), timezone.localdate())
-    for row in document_rows:
-        unverified = not row["document"].verified_with_issuer
-        row["verify_form"] = DocumentVerifyForm(document=row["document"]) if can_edit and unverified else None
     offers = list(supplier.offers.all())
     contracts = [contract for offer in offers for contract in offer.contracts.all()]
     screening_panel = selectors.screening_panel(supplier=supplier)
-    current = [row["screening"] for row in screening_panel["current"] if row["screening"]]
     return render(
         request,
         "suppliers/detail.html",
         {
-            "supplier": supplier,
-            "documents": document_rows,
+            **_documents_context(supplier, request.user, screening_panel),
             "establishments": supplier.establishments.all(),
             "history": selectors.supplier_history(supplier=supplier),
             "can_edit": can_edit,
             "offers": offers,
             "vetting_decisions": supplier.vetting_decisions.all(),
             "contracts": contracts,
-            "can_add_document": request.user.is_buyer,
             "screenings": screening_panel,
-            "red_flags": flags.supplier_flags(supplier, timezone.localdate(), current),
             "can_screen": request.user.is_buyer or request.user.is_jurist,
             "can_review_screenings": request.user.is_jurist,
         },
     )
+
+
+def _documents_context(supplier, user, screening_panel: dict) -> dict:
+    """The documents section of the supplier page (suppliers/includes/documents.html), its upload form, and the
+    red flags, which depend on the documents (missing or expired certificates)."""
+    can_edit = user.is_buyer
+    document_rows = documents.document_rows(supplier.documents.all(), timezone.localdate())
+    for row in document_rows:
+        unverified = not row["document"].verified_with_issuer
+        row["verify_form"] = DocumentVerifyForm(document=row["document"]) if can_edit and unverified else None
+    current = [row["screening"] for row in screening_panel["current"] if row["screening"]]
+    return {
+        "supplier": supplier,
+        "documents": document_rows,
+        "can_add_document": can_edit,
+        "document_form": SupplierDocumentForm() if can_edit else None,
+        "red_flags": flags.supplier_flags(supplier, timezone.localdate(), current),
+    }
 
 
 @role_required(roles.BUYER)
@@ -186,9 +200,26 @@ def document_add(request, pk):
                 form.add_error("file", error)
             else:
                 messages.success(request, _("Document added."))
+                if request.htmx:
+                    return _documents_updated(request, supplier.pk)
                 return redirect(supplier)
+        if request.htmx:
+            # Posted from the supplier page: the upload form alone comes back in place, with its errors next to the
+            # fields and what the user typed (a browser never re-sends a file: it must be chosen again).
+            context = {"document_form": form, "supplier": supplier}
+            response = render(request, "suppliers/includes/document_upload.html", context, status=422)
+            return retarget(reswap(response, "outerHTML"), "#document-upload")
         return render(request, "suppliers/document_form.html", {"form": form, "supplier": supplier}, status=422)
     return render(request, "suppliers/document_form.html", {"form": form, "supplier": supplier})
+
+
+def _documents_updated(request, pk):
+    """The htmx answer to an upload from the supplier page: the documents section in place of the old one, the
+    message in the page's live region, the red flags refreshed; pages that show a case's next steps refresh them."""
+    supplier = get_object_or_404(selectors.supplier_detail_queryset(user=request.user), pk=pk)
+    context = _documents_context(supplier, request.user, selectors.screening_panel(supplier=supplier))
+    response = render(request, "suppliers/includes/documents_updated.html", context)
+    return trigger_client_event(response, CHECKLIST_CHANGED)
 
 
 @member_required

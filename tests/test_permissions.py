@@ -854,6 +854,8 @@ MATRIX: dict[str, Entry] = {
         changes_for=frozenset({"case_buyer", "other_buyer", "outsider"}),
     ),
     "procurement:case_detail": Entry("get", _case("need"), object_page()),
+    # The case page's "Next steps" alone (refreshed by htmx): read like the case page.
+    "procurement:case_next_steps": Entry("get", _case("need"), object_page()),
     "procurement:case_edit_need": Entry(
         "post",
         build_case_edit_need,

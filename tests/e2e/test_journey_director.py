@@ -45,7 +45,8 @@ def test_director_drills_down_and_exports(page, live_server, login, director, ca
     # Drill-down: the count of cases at the "need" stage opens the list of exactly those cases.
     stages = page.get_by_role("table").filter(has=page.get_by_role("columnheader", name="Étape"))
     need_row = stages.get_by_role("row").filter(has=page.get_by_role("rowheader", name="Besoin"))
-    need_row.get_by_role("link", name="2", exact=True).click()
+    # Its accessible name says what the number counts, not "2" alone.
+    need_row.get_by_role("link", name="2 dossiers à l’étape « Besoin »", exact=True).click()
     page.wait_for_load_state()
     assert "status=need" in page.url
     listed = page.locator("main table tbody")

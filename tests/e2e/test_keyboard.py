@@ -90,11 +90,15 @@ def test_tab_reaches_every_action_of_the_case_page_in_order(page, live_server, l
         "Ajouter une offre",
         "Contrôler la conformité",  # per offer, in the offers table
         "Tour de négociation",
+        "Attribuer les offres",  # the contracts section, empty until the award
         "Dossier pour les auditeurs",
         "Attribuer",  # the checklist, beside the content
         "Changer",  # the language, in the footer
     ]
-    positions = [next(i for i, name in enumerate(names) if name.startswith(action)) for action in actions]
+    positions = [
+        next(i for i, name in enumerate(names) if name == action or name.startswith(f"{action} —"))
+        for action in actions
+    ]
     assert positions == sorted(positions)
 
     # The focus is always visible: a solid outline of 2 px at least, white on the dark navbar.
@@ -143,15 +147,18 @@ def test_cancelling_a_case_needs_an_explicit_confirmation(page, live_server, log
     expect(comment).to_have_value(reason)
     assert PurchaseCase.objects.get(pk=case.pk).status == "vetting"
 
-    # Refused by the server too when the browser does not check (an old browser, a hand-made request).
+    # Refused by the server too when the browser does not check (an old browser, a hand-made request): the page
+    # comes back with the reason typed, and the error next to the confirmation, which it describes.
     cancel.evaluate("form => { form.noValidate = true; }")
     cancel.get_by_role("button", name="Annuler le dossier").click()
     page.wait_for_load_state()
-    expect(page.locator("#messages")).to_contain_text("Je confirme l'annulation")
-    expect(page.locator("#messages")).to_contain_text("Ce champ est obligatoire.")
+    expect(page.locator("#messages")).to_contain_text("Veuillez corriger les erreurs ci-dessous.")
+    expect(cancel).to_contain_text("Ce champ est obligatoire.")
+    expect(confirm).to_have_attribute("aria-invalid", "true")
+    expect(confirm).to_have_accessible_description("Ce champ est obligatoire.")
+    expect(comment).to_have_value(reason)
     assert PurchaseCase.objects.get(pk=case.pk).status == "vetting"
 
-    cancel.get_by_label("Commentaire").fill(reason)
     confirm.focus()
     page.keyboard.press("Space")
     expect(confirm).to_be_checked()
