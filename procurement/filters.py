@@ -9,6 +9,8 @@ from decimal import Decimal, InvalidOperation
 from django import forms
 from django.core import signing
 from django.core.validators import MaxValueValidator, MinValueValidator
+from django.forms.utils import flatatt
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from accounts import roles
@@ -47,6 +49,26 @@ class FlagInput(forms.CheckboxInput):
         return data.get(name, "").lower() not in ("", "0", "false", "off")
 
 
+class FastSelect(forms.Select):
+    """A <select> written in Python, the same markup as Django's: Django renders each option through its own
+    template include, which made the case list's filter form cost about as much as its 50 rows."""
+
+    def render(self, name, value, attrs=None, renderer=None):
+        widget = self.get_context(name, value, attrs)["widget"]
+        if any(group_name for group_name, _choices, _index in widget["optgroups"]):
+            return super().render(name, value, attrs, renderer)
+        options = format_html_join(
+            "",
+            '<option value="{}"{}>{}</option>',
+            (
+                (str(option["value"]), flatatt(option["attrs"]), option["label"])
+                for _name, choices, _index in widget["optgroups"]
+                for option in choices
+            ),
+        )
+        return format_html('<select name="{}"{}>{}</select>', widget["name"], flatatt(widget["attrs"]), options)
+
+
 class AmountField(forms.DecimalField):
     """Euros typed the French way ("12 500,50", with any kind of space) or as the dashboard links them
     ("12500.50")."""
@@ -67,11 +89,15 @@ class CaseFilterForm(BootstrapFormMixin, forms.Form):
         max_length=200,
         help_text=_("Reference, object, need description or supplier name."),
     )
-    status = forms.ChoiceField(label=_("Stage"), required=False, choices=[("", _("All stages")), *CaseStatus.choices])
-    buyer = forms.ModelChoiceField(
-        label=_("Buyer"), required=False, queryset=User.objects.none(), empty_label=_("Anyone")
+    status = forms.ChoiceField(
+        label=_("Stage"), required=False, choices=[("", _("All stages")), *CaseStatus.choices], widget=FastSelect
     )
-    product = forms.ChoiceField(label=_("Product"), required=False, choices=[("", _("Any product")), *Product.choices])
+    buyer = forms.ModelChoiceField(
+        label=_("Buyer"), required=False, queryset=User.objects.none(), empty_label=_("Anyone"), widget=FastSelect
+    )
+    product = forms.ChoiceField(
+        label=_("Product"), required=False, choices=[("", _("Any product")), *Product.choices], widget=FastSelect
+    )
     supplier = forms.ModelChoiceField(
         label=_("Supplier"), required=False, queryset=Supplier.objects.none(), widget=forms.HiddenInput
     )
