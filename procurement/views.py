@@ -107,16 +107,18 @@ def _attempt(request, call: Callable, form=None) -> tuple[bool, object]:
 
 
 def _form_page(request, *, form, call: Callable, success: str, done_url, template: str, context: dict):
-    """GET shows the form; a valid POST calls the service once; an invalid one re-renders with 422."""
-    if request.method == "POST" and form.is_valid():
-        ok, _result = _attempt(request, call, form=form)
-        if ok:
-            messages.success(request, success)
-            return redirect(done_url)
-        if not form.errors:
-            # Refused (stage changed, step already taken): the case page shows why and where it stands.
-            return redirect(done_url)
-    status = 422 if request.method == "POST" else 200
+    """GET shows the form; a valid POST calls the service once; an invalid one re-renders with 422. A refusal
+    (stage changed meanwhile, step already taken) shows the form again with what was typed and why (409)."""
+    status = 200
+    if request.method == "POST":
+        status = 422
+        if form.is_valid():
+            ok, _result = _attempt(request, call, form=form)
+            if ok:
+                messages.success(request, success)
+                return redirect(done_url)
+            if not form.errors:
+                status = 409
     return render(request, template, {**context, "form": form}, status=status)
 
 
@@ -446,8 +448,7 @@ def case_edit_need(request, pk):
             if ok:
                 messages.success(request, _("Need updated."))
                 return redirect(case)
-            if not title_form.errors:
-                return redirect(case)
+    # Invalid (422) or refused (409, the reason in the messages): the form again, with what was typed.
     context = {
         "case": case,
         "need_lines": case.need_lines.all(),
@@ -455,7 +456,8 @@ def case_edit_need(request, pk):
         "line_form": line_form,
         "justification_form": justification_form,
     }
-    return render(request, "procurement/case_edit_need.html", context, status=422 if data is not None else 200)
+    status = 200 if data is None else 422 if any(f.errors for f in (title_form, line_form, justification_form)) else 409
+    return render(request, "procurement/case_edit_need.html", context, status=status)
 
 
 @member_required
@@ -537,9 +539,11 @@ def vetting_countersign(request, pk):
     case = decision.case
     if not workflow.jurist_of(case, request.user):
         raise PermissionDenied
-    if not decision.awaiting_countersign:
+    if not decision.awaiting_countersign and request.method != "POST":
         messages.info(request, _("This decision does not await a countersignature."))
         return redirect(case)
+    # Posted after a colleague countersigned: the service refuses (under the case's lock) and the form comes back
+    # with the comment typed (409).
     form = CountersignForm(_posted(request))
     return _form_page(
         request,

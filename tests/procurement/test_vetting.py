@@ -472,3 +472,21 @@ class TestSanctionsAtEachStep:
             services.vetting_countersign(decision=decision, actor=buyer, approve=True, comment="Vu.")
         decision.refresh_from_db()
         assert decision.countersigned_at is None
+
+
+def test_a_refused_countersignature_keeps_the_typed_comment(client, buyer, jurist, vetting_case):
+    """A colleague countersigned first: the page says so and still holds what this jurist typed (409)."""
+    offer = add_offer(vetting_case, buyer, unit_price=Decimal("99"))
+    decision = vet(vetting_case, offer, buyer, countersign=False)
+    url = reverse("procurement:vetting_countersign", args=[decision.pk])
+    client.force_login(jurist)
+    assert client.get(url).status_code == 200  # the form, as the jurist opened it
+    services.vetting_countersign(decision=decision, actor=jurist, approve=True, comment="Premier contreseing.")
+
+    typed = "Risque examiné : certificat CE vérifié auprès de l'organisme notifié 2163."
+    response = client.post(url, {"approve": "1", "comment": typed})
+    assert response.status_code == 409
+    page = response.content.decode()
+    assert "certificat CE vérifié auprès de l&#x27;organisme notifié 2163" in page
+    assert str(workflow.CONFLICT_MESSAGE) in page
+    assert decision.case.vetting_decisions.count() == 1  # nothing recorded twice
