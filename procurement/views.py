@@ -663,7 +663,8 @@ def conformity_create(request, pk):
     data, files = _posted(request), request.FILES if request.method == "POST" else None
     # The class chosen in the form (its thresholds are shown next to the values), else the need's standard.
     chosen_pk = (data or request.GET).get("claim-norm_class", "")
-    chosen = NormClass.objects.filter(pk=chosen_pk).first() if chosen_pk.isdigit() else None
+    # A key of any other shape (letters, a number of thousands of digits) is no class: the default applies.
+    chosen = NormClass.objects.filter(pk=chosen_pk).first() if chosen_pk.isdigit() and len(chosen_pk) < 19 else None
     chosen = chosen or _default_class(offer)
     form = ConformityClaimForm(
         data,

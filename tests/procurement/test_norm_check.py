@@ -168,6 +168,24 @@ class TestPages:
         assert "is-invalid" in response.content.decode()
         assert ConformityCheck.objects.filter(offer=offer).count() == 1  # only make_case's
 
+    @pytest.mark.parametrize("norm_class", ["9" * 5_000, "99999999999999999999", "1e3"])
+    def test_a_class_key_of_any_shape_is_refused_on_the_form(self, client, buyer, norm_case, norm_class):
+        """Found by the fuzzing: a key of thousands of digits made the thresholds lookup fail (500)."""
+        offer = norm_case.offers.get()
+        client.force_login(buyer)
+        data = self.form_data(offer)
+        data["claim-norm_class"] = norm_class
+        response = client.post(reverse("procurement:conformity_create", args=[offer.pk]), data)
+        assert response.status_code == 422
+        assert "is-invalid" in response.content.decode()
+        assert ConformityCheck.objects.filter(offer=offer).count() == 1  # only make_case's
+        assert (
+            client.get(
+                reverse("procurement:conformity_create", args=[offer.pk]), {"claim-norm_class": norm_class}
+            ).status_code
+            == 200
+        )
+
     def test_evidence_download_is_scoped_to_the_organisation(self, client, buyer, outsider, norm_case):
         evidence = check_conformity(norm_case.offers.get(), buyer).evidence.first()
         client.force_login(outsider)
