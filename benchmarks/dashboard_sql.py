@@ -432,17 +432,36 @@ SELECT product, sum(committed_ht), sum(committed_ttc), sum(committed_count)::big
 FROM dashboard_productfigures WHERE organisation_id = %(org)s GROUP BY product
 """
 
+# The percentiles found in the hours, then in the minutes of the hours that hold the ranks (as the dashboard).
 KEPT_TIME_TO_CONTRACT_SQL = """
-WITH m AS (
-    SELECT minutes, sum(contracts) AS n FROM dashboard_signaturedelayminute
-    WHERE organisation_id = %(org)s GROUP BY minutes HAVING sum(contracts) <> 0
-), c AS (SELECT minutes, sum(n) OVER (ORDER BY minutes) AS upto FROM m),
-total AS (SELECT coalesce(sum(n), 0)::bigint AS n FROM m),
-ranks AS (SELECT f, f * (total.n - 1) AS pos FROM total, unnest(ARRAY[0.5, 0.9]) AS f WHERE total.n > 0)
+WITH h AS (
+    SELECT hours, sum(contracts) AS n FROM dashboard_signaturedelayhour
+    WHERE organisation_id = %(org)s GROUP BY hours HAVING sum(contracts) <> 0
+), hc AS (SELECT hours, n, sum(n) OVER (ORDER BY hours) - n AS before FROM h),
+total AS (SELECT coalesce(sum(n), 0)::bigint AS n FROM h),
+ranks AS (
+    SELECT f, f * (total.n - 1) AS pos, v.r
+    FROM total, unnest(ARRAY[0.5, 0.9]) AS f,
+         LATERAL (VALUES (floor(f * (total.n - 1))), (ceil(f * (total.n - 1)))) AS v(r)
+    WHERE total.n > 0
+), located AS (
+    SELECT ranks.f, ranks.pos, ranks.r, hc.hours, ranks.r - hc.before AS within
+    FROM ranks JOIN hc ON ranks.r >= hc.before AND ranks.r < hc.before + hc.n
+), m AS (
+    SELECT located.*, (
+        SELECT y.minutes FROM (
+            SELECT x.minutes, sum(x.n) OVER (ORDER BY x.minutes) AS upto FROM (
+                SELECT minutes, sum(contracts) AS n FROM dashboard_signaturedelayminute
+                WHERE organisation_id = %(org)s AND minutes >= located.hours * 60 AND minutes < located.hours * 60 + 60
+                GROUP BY minutes HAVING sum(contracts) <> 0
+            ) x
+        ) y WHERE y.upto > located.within ORDER BY y.minutes LIMIT 1
+    ) AS minute
+    FROM located
+)
 SELECT (SELECT n FROM total), f, pos,
-       (SELECT minutes FROM c WHERE upto > floor(pos) ORDER BY minutes LIMIT 1),
-       (SELECT minutes FROM c WHERE upto > ceil(pos) ORDER BY minutes LIMIT 1)
-FROM ranks ORDER BY f
+       min(minute) FILTER (WHERE r = floor(pos)), min(minute) FILTER (WHERE r = ceil(pos))
+FROM m GROUP BY f, pos ORDER BY f
 """
 
 KEPT_DELIVERIES_SQL = """

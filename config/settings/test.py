@@ -11,7 +11,7 @@ from urllib.parse import urlparse
 import environ
 
 from .base import *  # noqa: F403
-from .base import BASE_DIR, env
+from .base import BASE_DIR, env, without_jit
 
 
 def _reachable(url: str, default_port: int) -> bool:
@@ -37,7 +37,7 @@ if REQUIRE_SERVICES and not (POSTGRES_AVAILABLE and REDIS_AVAILABLE):
     )
 
 if POSTGRES_AVAILABLE:
-    DATABASES = {"default": environ.Env.db_url_config(_database_url)}
+    DATABASES = {"default": without_jit(environ.Env.db_url_config(_database_url))}
 else:
     DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": str(BASE_DIR / "var" / "test.sqlite3")}}
 

@@ -209,3 +209,11 @@ def test_the_largest_suppliers_count_the_changes_since_the_folding(buyer, jurist
     assert largest(5) == [contracts[2].offer.supplier_id, contracts[1].offer.supplier_id]
     total = selectors.supplier_concentration(organisation_id=director.organisation_id)[1]
     assert total == sum(c.quantity * c.unit_price for c in Contract.objects.filter(status__in=SIGNED_STATUSES))
+
+
+def test_the_application_connections_run_without_jit(db):
+    """JIT compiled the kept-figures queries for half a second each (their estimated cost is high, their work
+    small): the connections turn it off."""
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW jit")
+        assert cursor.fetchone()[0] == "off"
