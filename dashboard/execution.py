@@ -27,14 +27,14 @@ def _per_product(queryset, contract: str, field: str, organisation_id) -> dict:
     return {product: total or 0 for product, total in rows}
 
 
-def execution_quantities(*, organisation_id) -> list[dict]:
+def execution_quantities(*, organisation_id, products: dict | None = None) -> list[dict]:
     """Per product of the organisation's signed contracts: ordered, shipped, received, admitted, allocated,
     invoiced and paid quantities, in the catalogue's order. One grouped query per figure (seven), whatever the
     number of contracts."""
     if connection.vendor == "postgresql":  # kept per product by triggers (dashboard.figures)
         ordered = {
             product: row["ordered"]
-            for product, row in figures.per_product(organisation_id=organisation_id).items()
+            for product, row in (products or figures.per_product(organisation_id=organisation_id)).items()
             if row["signed_count"]
         }
     else:

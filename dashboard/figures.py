@@ -124,11 +124,6 @@ def suppliers(*, organisation_id, limit: int) -> list[tuple]:
         return cursor.fetchall()
 
 
-def committed_total(*, organisation_id):
-    """The amount committed, all suppliers together (from the products: one row per product)."""
-    return sum((row["committed_ht"] for row in per_product(organisation_id=organisation_id).values()), 0)
-
-
 def _rank_in(counts: list[tuple[int, int]], rank: int) -> tuple[int, int]:
     """(key, rank within the key) of the `rank`-th (0-based) value of sorted (key, count) pairs."""
     seen = 0

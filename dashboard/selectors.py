@@ -121,14 +121,14 @@ def _sum(expression, condition: Q | None = None) -> Coalesce:
     return Coalesce(Sum(expression, filter=condition, output_field=MONEY), ZERO, output_field=MONEY)
 
 
-def amounts(*, organisation_id) -> dict[str, Decimal | int]:
+def amounts(*, organisation_id, products: dict | None = None) -> dict[str, Decimal | int]:
     """Amounts excl. VAT, summed in SQL (two aggregate queries).
 
     committed: contracts approved, signed or notified; signed: signed or notified;
     estimated: need lines of open cases (quantity × estimated unit price), with the lines lacking an estimate."""
     if connection.vendor == "postgresql":
-        products = figures.per_product(organisation_id=organisation_id).values()
-        total = {name: sum((row[name] for row in products), 0) for name in figures.PRODUCT_FIGURES}
+        rows = (products if products is not None else figures.per_product(organisation_id=organisation_id)).values()
+        total = {name: sum((row[name] for row in rows), 0) for name in figures.PRODUCT_FIGURES}
         return {
             "committed": total["committed_ht"],
             "signed": total["signed_ht"],
@@ -287,14 +287,15 @@ class FamilyRow:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
-def by_family(*, organisation_id) -> tuple[list[FamilyRow], FamilyRow]:
+def by_family(*, organisation_id, products: dict | None = None) -> tuple[list[FamilyRow], FamilyRow]:
     """Amounts estimated, committed and signed (excl. and incl. VAT) and units needed and ordered, per product
     family, and the totals: on PostgreSQL one query on the figures kept per product (dashboard.figures), elsewhere
     two, grouped by product in SQL; families are sums of products.
 
     Estimated incl. VAT applies the default VAT rate (the contract's own rate is known only once awarded)."""
     if connection.vendor == "postgresql":
-        products = figures.per_product(organisation_id=organisation_id)
+        if products is None:
+            products = figures.per_product(organisation_id=organisation_id)
         contracts = [{"offer__need_line__product": product, **row} for product, row in products.items()]
         needs = [{"product": product, **row} for product, row in products.items()]
     else:
@@ -411,13 +412,17 @@ class SupplierShare:
     share: float  # of all committed amounts, 0..1
 
 
-def supplier_concentration(*, organisation_id, limit: int | None = None) -> tuple[list[SupplierShare], Decimal]:
+def supplier_concentration(
+    *, organisation_id, limit: int | None = None, products: dict | None = None
+) -> tuple[list[SupplierShare], Decimal]:
     """Suppliers by amount committed (approved, signed or notified contracts), largest first, with their
     share of the total. One query."""
     limit = limit or settings.DASHBOARD_LIST_SIZE
     if connection.vendor == "postgresql":
         found = figures.suppliers(organisation_id=organisation_id, limit=limit)
-        total = figures.committed_total(organisation_id=organisation_id)
+        if products is None:
+            products = figures.per_product(organisation_id=organisation_id)
+        total = sum((row["committed_ht"] for row in products.values()), ZERO)
         rows = [
             {"offer__supplier_id": pk, "offer__supplier__name": name, "amount": amount, "contracts": contracts}
             for pk, name, amount, contracts in found
@@ -495,13 +500,15 @@ def dashboard_for(*, user, now=None) -> dict:
     organisation_id = user.organisation_id
     now = now or timezone.now()
     today = timezone.localdate(now)
+    # The figures kept per product serve the amounts, the families, the suppliers' total and the execution.
+    products = figures.per_product(organisation_id=organisation_id) if connection.vendor == "postgresql" else None
     stages, total = cases_per_stage(organisation_id=organisation_id, now=now)
     overdue, overdue_total = overdue_cases(
         organisation_id=organisation_id, now=now, total=sum(stage.overdue for stage in stages)
     )
-    families, family_total = by_family(organisation_id=organisation_id)
+    families, family_total = by_family(organisation_id=organisation_id, products=products)
     deliveries, deliveries_total = upcoming_deliveries(organisation_id=organisation_id, today=today)
-    suppliers, committed_total = supplier_concentration(organisation_id=organisation_id)
+    suppliers, committed_total = supplier_concentration(organisation_id=organisation_id, products=products)
     obligations, obligations_total = pending_obligations(
         organisation_id=organisation_id, today=today, limit=settings.DASHBOARD_LIST_SIZE
     )
@@ -514,7 +521,7 @@ def dashboard_for(*, user, now=None) -> dict:
         "cases_total": total,
         "overdue": overdue,
         "overdue_total": overdue_total,
-        "amounts": amounts(organisation_id=organisation_id),
+        "amounts": amounts(organisation_id=organisation_id, products=products),
         "time_to_contract": time_to_contract(organisation_id=organisation_id),
         "families": families,
         "family_total": family_total,
@@ -533,5 +540,5 @@ def dashboard_for(*, user, now=None) -> dict:
         "flagged_suppliers": flagged,
         "flagged_total": flagged_total,
         "flagged_cases": flagged_cases,
-        "execution": execution_quantities(organisation_id=organisation_id),
+        "execution": execution_quantities(organisation_id=organisation_id, products=products),
     }
