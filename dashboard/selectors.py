@@ -17,7 +17,17 @@ from contracts.obligations import LABELS, VIGILANCE_MONTHS, Obligation, contract
 from dashboard import figures
 from dashboard.execution import execution_quantities
 from procurement.catalogue import FAMILY, REQUISITIONABLE, Family
-from procurement.models import OPEN_STATUSES, CaseStatus, NeedLine, NegotiationRound, Offer, PurchaseCase, Threshold
+from procurement.models import (
+    OPEN_STATUSES,
+    CaseStatus,
+    NeedLine,
+    NegotiationRound,
+    Offer,
+    PurchaseCase,
+    Threshold,
+    overdue_condition,
+    stage_cutoffs,
+)
 from procurement.selectors import flagged_supplier_ids
 from suppliers.models import Supplier, SupplierDocument
 
@@ -37,27 +47,21 @@ class StageCount:
     target_hours: int | None = None
 
 
-def _overdue_condition(now) -> Q:
-    condition = Q(pk__in=[])
-    for stage, hours in settings.STAGE_TARGET_HOURS.items():
-        condition |= Q(status=stage, stage_entered_at__lt=now - timedelta(hours=hours))
-    return condition
-
-
 def cases_per_stage(*, organisation_id, now=None) -> tuple[list[StageCount], int]:
     """Every status in workflow order with its number of cases (zeros included), how many are past the stage
     target, and the longest time in stage; and the total. One query (on PostgreSQL from the counts kept by
     triggers, dashboard.figures)."""
     now = now or timezone.now()
     if connection.vendor == "postgresql":
-        cutoffs = {stage: now - timedelta(hours=hours) for stage, hours in settings.STAGE_TARGET_HOURS.items()}
-        found = figures.stages(organisation_id=organisation_id, cutoffs=cutoffs, longest_of=set(OPEN_STATUSES))
+        found = figures.stages(
+            organisation_id=organisation_id, cutoffs=stage_cutoffs(now), longest_of=set(OPEN_STATUSES)
+        )
     else:
         rows = (
             PurchaseCase.objects.for_organisation(organisation_id)
             .order_by()
             .values("status")
-            .annotate(n=Count("pk"), late=Count("pk", filter=_overdue_condition(now)), since=Min("stage_entered_at"))
+            .annotate(n=Count("pk"), late=Count("pk", filter=overdue_condition(now)), since=Min("stage_entered_at"))
         )
         found = {row["status"]: row for row in rows}
     stages = []
@@ -99,10 +103,10 @@ def overdue_cases(
     # The first cases of each stage, each read from the (organisation, status, entered) index, then the page of
     # those: the work follows the page's size, not the number of overdue cases.
     firsts = [
-        cases.filter(status=stage, stage_entered_at__lt=now - timedelta(hours=hours))
+        cases.filter(status=stage, stage_entered_at__lt=cutoff)
         .order_by("stage_entered_at", "pk")
         .values_list("pk", flat=True)[:limit]
-        for stage, hours in settings.STAGE_TARGET_HOURS.items()
+        for stage, cutoff in stage_cutoffs(now).items()
     ]
     candidates = list(firsts[0].union(*firsts[1:], all=True)) if firsts else []
     rows = []

@@ -1,4 +1,4 @@
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -32,6 +32,20 @@ STAGES = [CaseStatus.NEED, CaseStatus.VETTING, CaseStatus.NORM_CHECK, CaseStatus
 OPEN_STATUSES = [s.value for s in STAGES]
 
 
+def stage_cutoffs(now) -> dict[str, datetime]:
+    """Per stage with a target (settings.STAGE_TARGET_HOURS), the instant before which a case entered in it is
+    overdue at `now`."""
+    return {stage: now - timedelta(hours=hours) for stage, hours in settings.STAGE_TARGET_HOURS.items()}
+
+
+def overdue_condition(now) -> Q:
+    """The cases past their stage target at `now` (none when no stage has a target)."""
+    condition = Q(pk__in=[])
+    for stage, cutoff in stage_cutoffs(now).items():
+        condition |= Q(status=stage, stage_entered_at__lt=cutoff)
+    return condition
+
+
 class PurchaseCaseQuerySet(RetainedQuerySet):
     def for_organisation(self, organisation_id):
         return self.filter(organisation_id=organisation_id)
@@ -45,11 +59,7 @@ class PurchaseCaseQuerySet(RetainedQuerySet):
         )
 
     def overdue(self, now=None):
-        now = now or timezone.now()
-        condition = Q()
-        for stage, hours in settings.STAGE_TARGET_HOURS.items():
-            condition |= Q(status=stage, stage_entered_at__lt=now - timedelta(hours=hours))
-        return self.filter(condition)
+        return self.filter(overdue_condition(now or timezone.now()))
 
     def counts_by_status(self):
         return dict(self.values_list("status").annotate(n=Count("pk")).values_list("status", "n"))
