@@ -1,9 +1,14 @@
 """The dashboard's figures written as plain SQL: the baseline of the dashboard benchmark (DESIGN.md §8: the
 dashboard within 1.2× the time of the raw SQL computing the same figures).
 
-Covered: every figure but the red flags — cases per stage (count, past target), overdue cases, amounts committed /
-signed / estimated, obligations after signature (its query is the dashboard's own), need-to-signature percentiles,
-amounts and units by product family, deliveries of the next 7 days, suppliers by amount, requisition risk.
+Covered: every figure — cases per stage (count, past target), overdue cases, amounts committed / signed /
+estimated, obligations after signature (its query is the dashboard's own), need-to-signature percentiles, amounts
+and units by product family, deliveries of the next 7 days, suppliers by amount, requisition risk (the cases and
+their number), red flags (the flagged suppliers answering open cases, their number, the open cases they answer),
+execution quantities per product (ordered to paid); the obligations' horizon and the requisition threshold are
+settings, taken as they are. The lists select what the page shows of each row (reference, title, status, lead
+buyer; contract reference, quantity, supplier; supplier name), as the dashboard must read it; the comparison is on
+their ids.
 When dashboard_for computes a new figure, add its SQL here and its extraction to `figures_of_dashboard`: the
 benchmark reports which of the dashboard's keys the baseline does not cover, and whether the figures agree.
 
@@ -20,8 +25,10 @@ from django.db import connection
 from django.utils import timezone
 
 from contracts.models import SIGNED_STATUSES, ContractStatus
+from execution.models import ADMITTED
 from procurement.catalogue import FAMILY, REQUISITIONABLE, Family
-from procurement.models import OPEN_STATUSES
+from procurement.models import OPEN_STATUSES, VettingDecision
+from suppliers.models import SanctionsScreening
 
 COMMITTED = [ContractStatus.APPROVED.value, *(s.value for s in SIGNED_STATUSES)]
 SIGNED = [s.value for s in SIGNED_STATUSES]
@@ -41,8 +48,17 @@ COVERED_KEYS = {
     "deliveries_total",
     "suppliers",
     "committed_total",
+    "requisition_cases",
     "requisition_total",
+    "flagged_suppliers",
+    "flagged_total",
+    "flagged_cases",
+    "execution",
+    # Settings shown with the figures, not computed: compared as they are.
+    "obligation_days",
+    "requisition_threshold",
 }
+EXECUTION_FIGURES = ("ordered", "shipped", "received", "admitted", "allocated", "invoiced", "paid")
 
 STAGES_SQL = """
 SELECT status, count(*), count(*) FILTER (WHERE {late})
@@ -92,7 +108,8 @@ SELECT n.product,
        coalesce(sum(k.quantity * k.unit_price * (1 + k.vat_rate)) FILTER (WHERE k.status = ANY(%(committed)s)), 0),
        coalesce(sum(k.quantity * k.unit_price) FILTER (WHERE k.status = ANY(%(signed)s)), 0),
        coalesce(sum(k.quantity * k.unit_price * (1 + k.vat_rate)) FILTER (WHERE k.status = ANY(%(signed)s)), 0),
-       coalesce(sum(k.quantity) FILTER (WHERE k.status = ANY(%(signed)s)), 0)
+       coalesce(sum(k.quantity) FILTER (WHERE k.status = ANY(%(signed)s)), 0),
+       count(*) FILTER (WHERE k.status = ANY(%(signed)s))
 FROM contracts_contract k
 JOIN procurement_purchasecase c ON c.id = k.case_id
 JOIN procurement_offer o ON o.id = k.offer_id
@@ -149,8 +166,81 @@ WITH masks AS (
     WHERE c.organisation_id = %(org)s AND k.status <> 'withdrawn' AND n.product = ANY(%(masks)s)
       AND (k.created_at AT TIME ZONE %(tz)s)::date BETWEEN %(req_start)s AND %(req_end)s
 )
-SELECT count(DISTINCT case_id) FROM masks
-WHERE quarter IN (SELECT quarter FROM masks GROUP BY quarter HAVING sum(quantity) > %(req_units)s)
+SELECT c.id, count(*) OVER (), c.reference, c.title
+FROM procurement_purchasecase c
+WHERE c.organisation_id = %(org)s AND c.id IN (
+    SELECT case_id FROM masks
+    WHERE quarter IN (SELECT quarter FROM masks GROUP BY quarter HAVING sum(quantity) > %(req_units)s)
+)
+ORDER BY c.created_at, c.id
+LIMIT %(limit)s
+"""
+
+# Per product of the organisation's signed contracts, the units shipped, received, admitted, allocated, invoiced
+# and paid (the units ordered are the contracts' own: PRODUCT_CONTRACTS_SQL, or the figures kept per product).
+# The execution rows, each with its contract, are joined once to the signed contracts and their products.
+EXECUTION_SQL = """
+WITH steps (contract_id, shipped, received, admitted, allocated, invoiced, paid) AS (
+    SELECT l.contract_id, sh.quantity, 0, 0, 0, 0, 0
+    FROM execution_shipment sh JOIN execution_deliverylot l ON l.id = sh.lot_id
+    UNION ALL
+    SELECT l.contract_id, 0, r.quantity_received,
+           CASE WHEN r.status = ANY(%(admitted)s) THEN r.quantity_received ELSE 0 END, 0, 0, 0
+    FROM execution_reception r
+    JOIN execution_shipment sh ON sh.id = r.shipment_id
+    JOIN execution_deliverylot l ON l.id = sh.lot_id
+    UNION ALL
+    SELECT a.contract_id, 0, 0, 0, a.quantity, 0, 0 FROM execution_allocation a
+    UNION ALL
+    SELECT i.contract_id, 0, 0, 0, 0, i.quantity, 0 FROM execution_invoice i
+    UNION ALL
+    SELECT i.contract_id, 0, 0, 0, 0, 0, p.quantity
+    FROM execution_payment p JOIN execution_invoice i ON i.id = p.invoice_id
+)
+SELECT n.product, sum(steps.shipped)::bigint, sum(steps.received)::bigint, sum(steps.admitted)::bigint,
+       sum(steps.allocated)::bigint, sum(steps.invoiced)::bigint, sum(steps.paid)::bigint
+FROM steps
+JOIN contracts_contract k ON k.id = steps.contract_id
+JOIN procurement_purchasecase c ON c.id = k.case_id
+JOIN procurement_offer o ON o.id = k.offer_id
+JOIN procurement_needline n ON n.id = o.need_line_id
+WHERE c.organisation_id = %(org)s AND k.status = ANY(%(signed)s)
+GROUP BY n.product
+"""
+
+# The red flags (procurement.selectors.flagged_supplier_ids): suppliers whose latest screening against the latest
+# version of a list (latest published, then imported) awaits a jurist or is confirmed, or whose latest vetting
+# decision (any case) is a rejection in one of the organisation's cases. Of those, the ones answering open cases:
+# the first by name, their number and the number of open cases they answer (no row: none answers, so both are 0).
+RED_FLAGS_SQL = """
+WITH latest_lists AS (
+    SELECT DISTINCT ON (source) id FROM suppliers_sanctionslist
+    ORDER BY source, published_at DESC NULLS LAST, imported_at DESC, id DESC
+), screenings AS (
+    SELECT DISTINCT ON (sc.supplier_id, sc.sanctions_list_id) sc.supplier_id, sc.review
+    FROM suppliers_sanctionsscreening sc JOIN suppliers_supplier s ON s.id = sc.supplier_id
+    WHERE s.organisation_id = %(org)s AND sc.sanctions_list_id IN (SELECT id FROM latest_lists)
+    ORDER BY sc.supplier_id, sc.sanctions_list_id, sc.screened_at DESC, sc.id DESC
+), flagged AS (
+    SELECT supplier_id FROM screenings WHERE review = ANY(%(flag_reviews)s)
+    UNION
+    SELECT v.supplier_id FROM procurement_vettingdecision v JOIN procurement_purchasecase c ON c.id = v.case_id
+    WHERE c.organisation_id = %(org)s AND v.decision = %(rejected)s
+      AND NOT EXISTS (
+          SELECT FROM procurement_vettingdecision later
+          WHERE later.supplier_id = v.supplier_id AND (later.decided_at, later.id) > (v.decided_at, v.id)
+      )
+), answering AS (
+    SELECT o.supplier_id, o.case_id FROM procurement_offer o JOIN procurement_purchasecase c ON c.id = o.case_id
+    WHERE o.supplier_id IN (SELECT supplier_id FROM flagged)
+      AND c.organisation_id = %(org)s AND c.status = ANY(%(open)s)
+)
+SELECT s.id, (SELECT count(DISTINCT supplier_id) FROM answering), (SELECT count(DISTINCT case_id) FROM answering),
+       s.name
+FROM suppliers_supplier s
+WHERE s.id IN (SELECT supplier_id FROM answering)
+ORDER BY s.name, s.id
+LIMIT %(limit)s
 """
 
 # contracts.obligations.contract_obligations for every signed contract, in SQL: prefect transmission and award
@@ -239,6 +329,9 @@ def _params(organisation_id: int, now) -> tuple[str, dict]:
         "req_start": settings.REQUISITION_PERIOD[0],
         "req_end": settings.REQUISITION_PERIOD[1],
         "req_units": settings.REQUISITION_UNITS_PER_QUARTER,
+        "admitted": [str(status) for status in ADMITTED],
+        "flag_reviews": [SanctionsScreening.Review.PENDING.value, SanctionsScreening.Review.CONFIRMED.value],
+        "rejected": VettingDecision.Decision.REJECTED.value,
         "stages": stages,
         "cutoffs": [now - timedelta(hours=settings.STAGE_TARGET_HOURS[s]) for s in stages],
         **late_params,
@@ -272,9 +365,18 @@ def base_table_figures(*, organisation_id: int, now) -> dict:
         cursor.execute(SUPPLIERS_SQL, params)
         suppliers = cursor.fetchall()
         cursor.execute(REQUISITION_SQL, params)
-        (requisition,) = cursor.fetchone()
-    families = _families(product_contracts, product_needs)
+        requisition = cursor.fetchall()
+        cursor.execute(RED_FLAGS_SQL, params)
+        flagged = cursor.fetchall()
+        cursor.execute(EXECUTION_SQL, params)
+        steps = cursor.fetchall()
+    families = _families([row[:6] for row in product_contracts], product_needs)
+    ordered = {row[0]: row[5] for row in product_contracts if row[6]}
     return {
+        **_settings_shown(),
+        **_requisition(requisition),
+        **_red_flags(flagged),
+        "execution": _execution(ordered, steps),
         "time_to_contract": (signed_count_ttc, median, p90),
         "families": families,
         "family_total": tuple(sum(row[i] for row in families.values()) for i in range(8)),
@@ -282,7 +384,6 @@ def base_table_figures(*, organisation_id: int, now) -> dict:
         "deliveries_total": deliveries[0][1] if deliveries else 0,
         "suppliers": [(pk, _cents(amount)) for pk, amount in suppliers[:limit]],
         "committed_total": _cents(sum((amount for _pk, amount in suppliers), Decimal(0))),
-        "requisition_total": requisition,
         "stages": {status: count for status, (count, _late) in stages.items() if count},
         "stages_overdue": {status: late for status, (_count, late) in stages.items() if late},
         "cases_total": sum(count for count, _late in stages.values()),
@@ -303,6 +404,36 @@ def base_table_figures(*, organisation_id: int, now) -> dict:
 
 def _cents(value) -> Decimal:
     return Decimal(value).quantize(Decimal("0.01"))
+
+
+def _settings_shown() -> dict:
+    return {
+        "obligation_days": settings.DASHBOARD_OBLIGATION_DAYS,
+        "requisition_threshold": settings.REQUISITION_UNITS_PER_QUARTER,
+    }
+
+
+def _requisition(rows) -> dict:
+    """The page of (case id, number of cases) rows of REQUISITION_SQL / KEPT_REQUISITION_SQL."""
+    return {"requisition_cases": [row[0] for row in rows], "requisition_total": rows[0][1] if rows else 0}
+
+
+def _red_flags(rows) -> dict:
+    """The page of (supplier id, number of suppliers, number of cases) rows of RED_FLAGS_SQL."""
+    return {
+        "flagged_suppliers": [row[0] for row in rows],
+        "flagged_total": rows[0][1] if rows else 0,
+        "flagged_cases": rows[0][2] if rows else 0,
+    }
+
+
+def _execution(ordered: dict, steps) -> dict:
+    """product → (ordered, shipped, received, admitted, allocated, invoiced, paid), from the units ordered per
+    product and the rows of EXECUTION_SQL; a product is listed if it has signed contracts or execution rows."""
+    found = {product: (0, *quantities) for product, *quantities in steps}
+    for product, units in ordered.items():
+        found[product] = (units, *found.get(product, (0,) * len(EXECUTION_FIGURES))[1:])
+    return found
 
 
 def _families(product_contracts, product_needs) -> dict:
@@ -356,8 +487,17 @@ def figures_of_dashboard(dashboard: dict) -> dict:
     if "suppliers" in dashboard:
         figures["suppliers"] = [(row.supplier_id, row.amount) for row in dashboard["suppliers"]]
         figures["committed_total"] = dashboard["committed_total"]
-    if "requisition_total" in dashboard:
-        figures["requisition_total"] = dashboard["requisition_total"]
+    for key in ("requisition_total", "flagged_total", "flagged_cases", "obligation_days", "requisition_threshold"):
+        if key in dashboard:
+            figures[key] = dashboard[key]
+    if "requisition_cases" in dashboard:
+        figures["requisition_cases"] = [case.pk for case in dashboard["requisition_cases"]]
+    if "flagged_suppliers" in dashboard:
+        figures["flagged_suppliers"] = [supplier.pk for supplier in dashboard["flagged_suppliers"]]
+    if "execution" in dashboard:
+        figures["execution"] = {
+            line["product"]: tuple(line[name] for name in EXECUTION_FIGURES) for line in dashboard["execution"]
+        }
     return figures
 
 
@@ -404,7 +544,8 @@ WITH firsts AS (
         ORDER BY c.stage_entered_at, c.id LIMIT %(limit)s
     ) f
 )
-SELECT firsts.id, u.username FROM firsts JOIN accounts_user u ON u.id = firsts.owner_id
+SELECT firsts.id, u.username, c.reference, c.title, c.status, firsts.stage_entered_at, u.first_name, u.last_name
+FROM firsts JOIN accounts_user u ON u.id = firsts.owner_id JOIN procurement_purchasecase c ON c.id = firsts.id
 ORDER BY firsts.stage_entered_at, firsts.id
 LIMIT %(limit)s
 """
@@ -421,8 +562,14 @@ WITH masks AS (
       AND k.created_at >= (%(req_start)s::date)::timestamp AT TIME ZONE %(tz)s
       AND k.created_at < (%(req_end)s::date + 1)::timestamp AT TIME ZONE %(tz)s
 )
-SELECT count(DISTINCT case_id) FROM masks
-WHERE quarter IN (SELECT quarter FROM masks GROUP BY quarter HAVING sum(quantity) > %(req_units)s)
+SELECT c.id, count(*) OVER (), c.reference, c.title
+FROM procurement_purchasecase c
+WHERE c.organisation_id = %(org)s AND c.id IN (
+    SELECT case_id FROM masks
+    WHERE quarter IN (SELECT quarter FROM masks GROUP BY quarter HAVING sum(quantity) > %(req_units)s)
+)
+ORDER BY c.created_at, c.id
+LIMIT %(limit)s
 """
 
 KEPT_PRODUCTS_SQL = """
@@ -465,21 +612,25 @@ FROM m GROUP BY f, pos ORDER BY f
 """
 
 KEPT_DELIVERIES_SQL = """
-SELECT contract_id,
+SELECT d.contract_id,
        (SELECT coalesce(sum(contracts), 0) FROM dashboard_deliverydaycount
-        WHERE organisation_id = %(org)s AND day BETWEEN %(today)s AND %(week)s)
-FROM dashboard_contractdelivery
-WHERE organisation_id = %(org)s AND delivery_date BETWEEN %(today)s AND %(week)s
-ORDER BY delivery_date, contract_id LIMIT %(limit)s
+        WHERE organisation_id = %(org)s AND day BETWEEN %(today)s AND %(week)s),
+       k.reference, k.quantity, d.delivery_date, d.delivery_place, s.name
+FROM dashboard_contractdelivery d
+JOIN contracts_contract k ON k.id = d.contract_id
+JOIN procurement_offer o ON o.id = k.offer_id
+JOIN suppliers_supplier s ON s.id = o.supplier_id
+WHERE d.organisation_id = %(org)s AND d.delivery_date BETWEEN %(today)s AND %(week)s
+ORDER BY d.delivery_date, d.contract_id LIMIT %(limit)s
 """
 
 KEPT_OBLIGATIONS_SQL = """
-SELECT contract_id, NULL, code, due, due < %(today)s,
+SELECT p.contract_id, k.reference, p.code, p.due, p.due < %(today)s,
        (SELECT coalesce(sum(obligations), 0) FROM dashboard_obligationdaycount
         WHERE organisation_id = %(org)s AND day <= %(horizon)s)
-FROM dashboard_pendingobligation
-WHERE organisation_id = %(org)s AND due <= %(horizon)s
-ORDER BY due, contract_created_at DESC, contract_id DESC, position LIMIT %(limit)s
+FROM dashboard_pendingobligation p JOIN contracts_contract k ON k.id = p.contract_id
+WHERE p.organisation_id = %(org)s AND p.due <= %(horizon)s
+ORDER BY p.due, p.contract_created_at DESC, p.contract_id DESC, p.position LIMIT %(limit)s
 """
 
 # The largest suppliers: the largest folded rows (index) and the suppliers with deltas, summed.
@@ -496,7 +647,7 @@ WITH deltas AS (
     GROUP BY supplier_id HAVING sum(contracts) <> 0
 )
 SELECT f.supplier_id, f.amount,
-       (SELECT sum(committed_ht) FROM dashboard_productfigures WHERE organisation_id = %(org)s)
+       (SELECT sum(committed_ht) FROM dashboard_productfigures WHERE organisation_id = %(org)s), s.name
 FROM f JOIN suppliers_supplier s ON s.id = f.supplier_id
 ORDER BY f.amount DESC, s.name
 LIMIT %(limit)s
@@ -505,7 +656,8 @@ LIMIT %(limit)s
 
 def dashboard_figures(*, organisation_id: int, now) -> dict:
     """The figures from the kept tables where the dashboard reads them, and from the base tables for the rest
-    (requisition risk, the overdue page, through the same indexes), one query per figure."""
+    (requisition risk, the overdue page, through the same indexes; red flags and execution quantities, which have
+    no kept table), one query per figure."""
     _late, params = _params(organisation_id, now)
     with connection.cursor() as cursor:
         cursor.execute(KEPT_STAGES_SQL, params)
@@ -523,7 +675,11 @@ def dashboard_figures(*, organisation_id: int, now) -> dict:
         cursor.execute(KEPT_SUPPLIERS_SQL, params)
         suppliers = cursor.fetchall()
         cursor.execute(KEPT_REQUISITION_SQL, params)
-        (requisition,) = cursor.fetchone()
+        requisition = cursor.fetchall()
+        cursor.execute(RED_FLAGS_SQL, params)
+        flagged = cursor.fetchall()
+        cursor.execute(EXECUTION_SQL, params)
+        steps = cursor.fetchall()
     committed = [row[:8] for row in products]
     families = _families(
         [(p, c_ht, c_ttc, s_ht, s_ttc, ordered) for p, c_ht, c_ttc, _cc, s_ht, s_ttc, _sc, ordered in committed],
@@ -531,14 +687,19 @@ def dashboard_figures(*, organisation_id: int, now) -> dict:
     )
     values = [timedelta(minutes=float(low + (high - low) * (pos - int(pos)))) for _n, _f, pos, low, high in percentiles]
     return {
+        **_settings_shown(),
+        **_requisition(requisition),
+        **_red_flags(flagged),
+        # The units ordered of the products with signed contracts, from the figures kept per product (as the
+        # dashboard): row[6] is their number of signed contracts, row[7] their units.
+        "execution": _execution({row[0]: row[7] for row in products if row[6]}, steps),
         "time_to_contract": (percentiles[0][0], *values) if percentiles else (0, None, None),
         "families": families,
         "family_total": tuple(sum(row[i] for row in families.values()) for i in range(8)),
         "deliveries": [row[0] for row in deliveries],
         "deliveries_total": deliveries[0][1] if deliveries else 0,
-        "suppliers": [(pk, _cents(amount)) for pk, amount, _total in suppliers],
+        "suppliers": [(pk, _cents(amount)) for pk, amount, _total, _name in suppliers],
         "committed_total": _cents(suppliers[0][2] if suppliers else 0),
-        "requisition_total": requisition,
         "stages": {status: count for status, (count, _late) in stages.items() if count},
         "stages_overdue": {status: late for status, (_count, late) in stages.items() if late},
         "cases_total": sum(count for count, _late in stages.values()),

@@ -8,7 +8,10 @@ PostgreSQL and compute from the base tables elsewhere; tests/dashboard checks bo
 from datetime import datetime, timedelta
 
 from django.db import connection
+from django.db.models import DEFERRED
 
+from accounts.models import User
+from contracts.models import Contract
 from dashboard.models import (
     ContractDelivery,
     DeliveryDayCount,
@@ -20,6 +23,8 @@ from dashboard.models import (
     StageCount,
     SupplierFigures,
 )
+from procurement.models import PurchaseCase
+from suppliers.models import Supplier
 
 PRODUCT_FIGURES = (
     "committed_ht",
@@ -79,6 +84,124 @@ def stages(*, organisation_id, cutoffs: dict[str, datetime], longest_of: set[str
         }
         for status, cases, late_hours, late_in_hour, since in rows
     }
+
+
+# The first cases of each stage past its cutoff, each read from the (organisation, status, entered) index, then
+# the page of those with what the dashboard shows: the work follows the page's size, not the number of overdue
+# cases.
+OVERDUE_SQL = """
+WITH page AS (
+    SELECT f.id, f.stage_entered_at
+    FROM unnest(%(statuses)s::varchar[], %(cutoffs)s::timestamptz[]) AS t(status, cutoff)
+    CROSS JOIN LATERAL (
+        SELECT c.id, c.stage_entered_at FROM procurement_purchasecase c
+        WHERE c.organisation_id = %(org)s AND c.status = t.status AND c.stage_entered_at < t.cutoff
+        ORDER BY c.stage_entered_at, c.id LIMIT %(limit)s
+    ) f
+    ORDER BY f.stage_entered_at, f.id
+    LIMIT %(limit)s
+)
+SELECT c.id, c.reference, c.title, c.status, c.stage_entered_at, c.owner_id,
+       u.username AS owner_username, u.first_name AS owner_first_name, u.last_name AS owner_last_name
+FROM page JOIN procurement_purchasecase c ON c.id = page.id JOIN accounts_user u ON u.id = c.owner_id
+ORDER BY page.stage_entered_at, page.id
+"""
+
+
+def overdue_page(*, organisation_id, cutoffs: dict[str, datetime], limit: int) -> list[PurchaseCase]:
+    """The first `limit` cases entered in their status before its cutoff, longest in stage first, with their
+    reference, title, status, entry and lead buyer (loaded: names only)."""
+    statuses = list(cutoffs)
+    params = {"org": organisation_id, "statuses": statuses, "cutoffs": [cutoffs[s] for s in statuses], "limit": limit}
+    cases = list(PurchaseCase.objects.raw(OVERDUE_SQL, params))
+    for case in cases:
+        case.owner = partial_instance(
+            User,
+            id=case.owner_id,
+            username=case.owner_username,
+            first_name=case.owner_first_name,
+            last_name=case.owner_last_name,
+        )
+    return cases
+
+
+def partial_instance(model, **values):
+    """An instance of `model` as loaded from the database with only these fields (the others deferred)."""
+    fields = model._meta.concrete_fields
+    return model.from_db(
+        connection.alias, [field.attname for field in fields], [values.get(field.attname, DEFERRED) for field in fields]
+    )
+
+
+# Masks (products of the décret) awarded in its period, per quarter of the award in local time; the cases with
+# such a contract in a quarter above the threshold, first created first, each row with their number.
+REQUISITION_SQL = """
+WITH masks AS (
+    SELECT k.case_id, k.quantity, date_trunc('quarter', k.created_at AT TIME ZONE %(tz)s) AS quarter
+    FROM contracts_contract k
+    JOIN procurement_purchasecase c ON c.id = k.case_id
+    JOIN procurement_offer o ON o.id = k.offer_id
+    JOIN procurement_needline n ON n.id = o.need_line_id
+    WHERE c.organisation_id = %(org)s AND k.status <> %(withdrawn)s AND n.product = ANY(%(products)s)
+      AND k.created_at >= %(start)s AND k.created_at < %(end)s
+)
+SELECT c.id, c.reference, c.title, c.status, c.created_at, count(*) OVER () AS total
+FROM procurement_purchasecase c
+WHERE c.id IN (
+    SELECT case_id FROM masks
+    WHERE quarter IN (SELECT quarter FROM masks GROUP BY quarter HAVING sum(quantity) > %(units)s)
+)
+ORDER BY c.created_at, c.id
+LIMIT %(limit)s
+"""
+
+
+def requisition_cases(*, organisation_id, params: dict, limit: int) -> list:
+    """The first `limit` cases at risk of requisition (PurchaseCase with reference, title and status, and
+    `total`, their number). `params`: tz, withdrawn, products, start and end (instants), units."""
+    return list(PurchaseCase.objects.raw(REQUISITION_SQL, {**params, "org": organisation_id, "limit": limit}))
+
+
+# procurement.selectors.flagged_suppliers in one statement: the latest screening of each supplier against the
+# latest list of each source, awaiting a jurist or confirmed; or the supplier's latest vetting decision is a
+# rejection. Then the flagged suppliers answering open cases: the first by name, their number and the cases'.
+# tests/dashboard checks it against the selector on every kind of flag.
+RED_FLAGS_SQL = """
+WITH latest_lists AS (
+    SELECT DISTINCT ON (source) id FROM suppliers_sanctionslist
+    ORDER BY source, published_at DESC NULLS LAST, imported_at DESC, id DESC
+), screenings AS (
+    SELECT DISTINCT ON (sc.supplier_id, sc.sanctions_list_id) sc.supplier_id, sc.review
+    FROM suppliers_sanctionsscreening sc JOIN suppliers_supplier s ON s.id = sc.supplier_id
+    WHERE s.organisation_id = %(org)s AND sc.sanctions_list_id IN (SELECT id FROM latest_lists)
+    ORDER BY sc.supplier_id, sc.sanctions_list_id, sc.screened_at DESC, sc.id DESC
+), flagged AS (
+    SELECT supplier_id FROM screenings WHERE review = ANY(%(reviews)s)
+    UNION
+    SELECT v.supplier_id FROM procurement_vettingdecision v JOIN procurement_purchasecase c ON c.id = v.case_id
+    WHERE c.organisation_id = %(org)s AND v.decision = %(rejected)s
+      AND NOT EXISTS (
+          SELECT FROM procurement_vettingdecision later
+          WHERE later.supplier_id = v.supplier_id AND (later.decided_at, later.id) > (v.decided_at, v.id)
+      )
+), answering AS (
+    SELECT o.supplier_id, o.case_id FROM procurement_offer o JOIN procurement_purchasecase c ON c.id = o.case_id
+    WHERE o.supplier_id IN (SELECT supplier_id FROM flagged)
+      AND c.organisation_id = %(org)s AND c.status = ANY(%(open)s)
+)
+SELECT s.id, s.name, (SELECT count(DISTINCT supplier_id) FROM answering) AS total,
+       (SELECT count(DISTINCT case_id) FROM answering) AS cases
+FROM suppliers_supplier s
+WHERE s.id IN (SELECT supplier_id FROM answering)
+ORDER BY s.name, s.id
+LIMIT %(limit)s
+"""
+
+
+def red_flags(*, organisation_id, params: dict, limit: int) -> list:
+    """The first flagged suppliers answering open cases (Supplier with its name, and `total` and `cases`, the
+    numbers of such suppliers and cases). `params`: reviews (flagging), rejected, open (statuses)."""
+    return list(Supplier.objects.raw(RED_FLAGS_SQL, {**params, "org": organisation_id, "limit": limit}))
 
 
 def per_product(*, organisation_id) -> dict[str, dict]:
@@ -200,46 +323,50 @@ def rebuild() -> None:
         cursor.execute("SELECT dashboard_rebuild_all()")
 
 
+# The page (an index range) with what the dashboard shows of each contract, and the number (from the counts per
+# day), in one statement.
 DELIVERIES_SQL = f"""
-SELECT contract_id, delivery_date, delivery_place FROM {_table(ContractDelivery)}
-WHERE organisation_id = %(org)s AND delivery_date BETWEEN %(start)s AND %(end)s
-ORDER BY delivery_date, contract_id LIMIT %(limit)s
-"""  # noqa: S608  # nosec B608
-DELIVERIES_COUNT_SQL = f"""
-SELECT coalesce(sum(contracts), 0)::bigint FROM {_table(DeliveryDayCount)}
-WHERE organisation_id = %(org)s AND day BETWEEN %(start)s AND %(end)s
+SELECT k.id, k.reference, k.status, k.quantity, d.delivery_date, d.delivery_place, s.name AS supplier_name,
+       (SELECT coalesce(sum(contracts), 0)::bigint FROM {_table(DeliveryDayCount)}
+        WHERE organisation_id = %(org)s AND day BETWEEN %(start)s AND %(end)s) AS total
+FROM (
+    SELECT contract_id, delivery_date, delivery_place FROM {_table(ContractDelivery)}
+    WHERE organisation_id = %(org)s AND delivery_date BETWEEN %(start)s AND %(end)s
+    ORDER BY delivery_date, contract_id LIMIT %(limit)s
+) d
+JOIN contracts_contract k ON k.id = d.contract_id
+JOIN procurement_offer o ON o.id = k.offer_id
+JOIN suppliers_supplier s ON s.id = o.supplier_id
+ORDER BY d.delivery_date, d.contract_id
 """  # noqa: S608  # nosec B608
 
 
-def deliveries(*, organisation_id, start, end, limit: int) -> tuple[list[tuple], int]:
-    """(contract id, delivery date, place) of the committed contracts delivering between two days, soonest
-    first (an index range), and their number (from the counts per day)."""
+def deliveries(*, organisation_id, start, end, limit: int) -> tuple[list[Contract], int]:
+    """The committed contracts delivering between two days, soonest first, each with its reference, status,
+    quantity, delivery_date, delivery_place and supplier_name; and their number."""
     params = {"org": organisation_id, "start": start, "end": end, "limit": limit}
-    with connection.cursor() as cursor:
-        cursor.execute(DELIVERIES_SQL, params)
-        rows = cursor.fetchall()
-        cursor.execute(DELIVERIES_COUNT_SQL, params)
-        return rows, cursor.fetchone()[0]
+    rows = list(Contract.objects.raw(DELIVERIES_SQL, params))
+    return rows, (rows[0].total if rows else 0)
 
 
-# Overdue first then by due date: an earlier due date is the same order, read from the index.
+# Overdue first then by due date: an earlier due date is the same order, read from the index. Each with the
+# contract's reference, and the number (from the counts per day), in one statement.
 OBLIGATIONS_SQL = f"""
-SELECT contract_id, code, due FROM {_table(PendingObligation)}
-WHERE organisation_id = %(org)s AND due <= %(horizon)s
-ORDER BY due, contract_created_at DESC, contract_id DESC, position LIMIT %(limit)s
-"""  # noqa: S608  # nosec B608
-OBLIGATIONS_COUNT_SQL = f"""
-SELECT coalesce(sum(obligations), 0)::bigint FROM {_table(ObligationDayCount)}
-WHERE organisation_id = %(org)s AND day <= %(horizon)s
+SELECT k.id, k.reference, k.status, p.code, p.due,
+       (SELECT coalesce(sum(obligations), 0)::bigint FROM {_table(ObligationDayCount)}
+        WHERE organisation_id = %(org)s AND day <= %(horizon)s) AS total
+FROM (
+    SELECT contract_id, code, due, contract_created_at, position FROM {_table(PendingObligation)}
+    WHERE organisation_id = %(org)s AND due <= %(horizon)s
+    ORDER BY due, contract_created_at DESC, contract_id DESC, position LIMIT %(limit)s
+) p
+JOIN contracts_contract k ON k.id = p.contract_id
+ORDER BY p.due, p.contract_created_at DESC, p.contract_id DESC, p.position
 """  # noqa: S608  # nosec B608
 
 
-def obligations(*, organisation_id, horizon, limit: int) -> tuple[list[tuple], int]:
-    """(contract id, code, due) of the pending obligations due by `horizon` (overdue ones included), earliest
-    first (an index range), and their number (from the counts per day)."""
-    params = {"org": organisation_id, "horizon": horizon, "limit": limit}
-    with connection.cursor() as cursor:
-        cursor.execute(OBLIGATIONS_SQL, params)
-        rows = cursor.fetchall()
-        cursor.execute(OBLIGATIONS_COUNT_SQL, params)
-        return rows, cursor.fetchone()[0]
+def obligations(*, organisation_id, horizon, limit: int) -> tuple[list[Contract], int]:
+    """The pending obligations due by `horizon` (overdue ones included), earliest first: one Contract per
+    obligation, with its reference and status, and the obligation's `code` and `due`; and their number."""
+    rows = list(Contract.objects.raw(OBLIGATIONS_SQL, {"org": organisation_id, "horizon": horizon, "limit": limit}))
+    return rows, (rows[0].total if rows else 0)

@@ -8,7 +8,7 @@ from decimal import Decimal
 from dateutil.relativedelta import relativedelta
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, DecimalField, F, Min, OuterRef, Q, Subquery, Sum
+from django.db.models import Count, DecimalField, F, Min, OuterRef, Q, Subquery, Sum, Window
 from django.db.models.functions import Coalesce, TruncQuarter
 from django.utils import timezone
 
@@ -25,11 +25,12 @@ from procurement.models import (
     Offer,
     PurchaseCase,
     Threshold,
+    VettingDecision,
     overdue_condition,
     stage_cutoffs,
 )
 from procurement.selectors import flagged_supplier_ids
-from suppliers.models import Supplier, SupplierDocument
+from suppliers.models import SanctionsScreening, Supplier, SupplierDocument
 
 ZERO = Decimal("0")
 # A contract commits the organisation once approved by the legal team.
@@ -93,29 +94,24 @@ class OverdueCase:
 def overdue_cases(
     *, organisation_id, now=None, limit: int | None = None, total: int | None = None
 ) -> tuple[list[OverdueCase], int]:
-    """The cases past their stage target, longest in stage first, and their number (three queries: the first
-    cases of each stage, the page and the count; two when the number is given, as the dashboard has it from the
-    stages)."""
+    """The cases past their stage target, longest in stage first, and their number. The page in one query (on
+    PostgreSQL the first cases of each stage from the index, then the page of those, dashboard.figures), plus the
+    count unless it is given (the dashboard has it from the stages)."""
     now = now or timezone.now()
     limit = limit or settings.DASHBOARD_LIST_SIZE
     cases = PurchaseCase.objects.for_organisation(organisation_id)
-    qs = cases.overdue(now)
-    # The first cases of each stage, each read from the (organisation, status, entered) index, then the page of
-    # those: the work follows the page's size, not the number of overdue cases.
-    firsts = [
-        cases.filter(status=stage, stage_entered_at__lt=cutoff)
-        .order_by("stage_entered_at", "pk")
-        .values_list("pk", flat=True)[:limit]
-        for stage, cutoff in stage_cutoffs(now).items()
-    ]
-    candidates = list(firsts[0].union(*firsts[1:], all=True)) if firsts else []
+    cutoffs = stage_cutoffs(now)
+    if connection.vendor == "postgresql":
+        page = figures.overdue_page(organisation_id=organisation_id, cutoffs=cutoffs, limit=limit)
+    else:  # the demo's scale: the overdue cases in one query
+        page = cases.overdue(now).select_related("owner").order_by("stage_entered_at", "pk")[:limit]
     rows = []
-    for case in cases.filter(pk__in=candidates).select_related("owner").order_by("stage_entered_at", "pk")[:limit]:
+    for case in page:
         deadline = case.stage_deadline()
         rows.append(
             OverdueCase(case=case, deadline=deadline, time_in_stage=now - case.stage_entered_at, late_by=now - deadline)
         )
-    return rows, qs.count() if total is None else total
+    return rows, cases.overdue(now).count() if total is None else total
 
 
 MONEY = DecimalField(max_digits=20, decimal_places=4)
@@ -198,8 +194,8 @@ def _obligation_candidates(organisation_id, today: date, horizon: date):
 def pending_obligations(*, organisation_id, today, limit: int | None = None) -> tuple[list[PendingObligation], int]:
     """Obligations of signed contracts not yet fulfilled and overdue or due within the horizon
     (DASHBOARD_OBLIGATION_DAYS), overdue first then by due date. The contract page lists them all.
-    On PostgreSQL two index reads of the obligations kept by triggers (dashboard.figures) plus the contracts
-    shown; elsewhere, in Python."""
+    On PostgreSQL one statement: an index read of the obligations kept by triggers with the contracts'
+    references (dashboard.figures); elsewhere, in Python."""
     horizon = today + timedelta(days=settings.DASHBOARD_OBLIGATION_DAYS)
     if connection.vendor == "postgresql":
         return _pending_obligations_sql(organisation_id, today, horizon, limit)
@@ -221,10 +217,13 @@ def pending_obligations(*, organisation_id, today, limit: int | None = None) -> 
 
 def _pending_obligations_sql(organisation_id, today, horizon, limit):
     found, total = figures.obligations(organisation_id=organisation_id, horizon=horizon, limit=limit or 10**9)
-    contracts = Contract.objects.select_related("case", "offer__supplier").in_bulk({row[0] for row in found})
     rows = [
-        PendingObligation(contracts[pk], Obligation(code, LABELS[code], due), "overdue" if due < today else "due")
-        for pk, code, due in found
+        PendingObligation(
+            contract,
+            Obligation(contract.code, LABELS[contract.code], contract.due),
+            "overdue" if contract.due < today else "due",
+        )
+        for contract in found
     ]
     return rows, total
 
@@ -378,21 +377,12 @@ def _terms(field: str) -> Subquery:
 
 def upcoming_deliveries(*, organisation_id, today: date, days: int = 7, limit: int | None = None):
     """Committed contracts whose delivery date falls in the next `days` days (today included), soonest first.
-    Returns (contracts annotated with delivery_date and delivery_place, count). Two queries (on PostgreSQL three:
-    two index reads of the deliveries kept by triggers, dashboard.figures, and the contracts shown)."""
+    Returns (contracts annotated with delivery_date, delivery_place and supplier_name, count). Two queries (on
+    PostgreSQL one: an index read of the deliveries kept by triggers with the contracts shown, dashboard.figures)."""
     limit = limit or settings.DASHBOARD_LIST_SIZE
     end = today + timedelta(days=days)
     if connection.vendor == "postgresql":
-        found, total = figures.deliveries(organisation_id=organisation_id, start=today, end=end, limit=limit)
-        contracts = Contract.objects.select_related("case", "offer__supplier", "offer__need_line").in_bulk(
-            [row[0] for row in found]
-        )
-        rows = []
-        for pk, delivery_date, delivery_place in found:
-            contract = contracts[pk]
-            contract.delivery_date, contract.delivery_place = delivery_date, delivery_place
-            rows.append(contract)
-        return rows, total
+        return figures.deliveries(organisation_id=organisation_id, start=today, end=end, limit=limit)
     # Only offers with a round delivering in the window (indexed) can have current terms delivering then.
     delivering = NegotiationRound.objects.filter(delivery_date__gte=today, delivery_date__lte=end).values("offer_id")
     qs = (
@@ -401,9 +391,7 @@ def upcoming_deliveries(*, organisation_id, today: date, days: int = 7, limit: i
         .annotate(delivery_date=_terms("delivery_date"), delivery_place=_terms("delivery_place"))
         .filter(delivery_date__gte=today, delivery_date__lte=end)
     )
-    rows = list(
-        qs.select_related("case", "offer__supplier", "offer__need_line").order_by("delivery_date", "pk")[:limit]
-    )
+    rows = list(qs.annotate(supplier_name=F("offer__supplier__name")).order_by("delivery_date", "pk")[:limit])
     return rows, qs.count()
 
 
@@ -456,17 +444,36 @@ def supplier_concentration(
 
 def red_flags(*, organisation_id, limit: int | None = None):
     """Open cases answered by a supplier with an open red flag (procurement.selectors.flagged_suppliers), and
-    those suppliers. Returns (suppliers, number of suppliers, number of cases). Four queries: the flagged
-    suppliers' ids (few), then the suppliers answering open cases, their number and the cases' number."""
+    those suppliers. Returns (suppliers, number of suppliers, number of cases). Two queries: the flagged
+    suppliers' ids (few), then the first suppliers answering open cases with both numbers on each row (none when
+    no supplier is flagged)."""
     limit = limit or settings.DASHBOARD_LIST_SIZE
+    if connection.vendor == "postgresql":  # the same in one statement
+        params = {
+            "reviews": [SanctionsScreening.Review.PENDING.value, SanctionsScreening.Review.CONFIRMED.value],
+            "rejected": VettingDecision.Decision.REJECTED.value,
+            "open": [str(status) for status in OPEN_STATUSES],
+        }
+        suppliers = figures.red_flags(organisation_id=organisation_id, params=params, limit=limit)
+        return suppliers, (suppliers[0].total if suppliers else 0), (suppliers[0].cases if suppliers else 0)
     flagged = flagged_supplier_ids(organisation_id=organisation_id)
-    suppliers = Supplier.objects.filter(
-        pk__in=flagged, offers__case__status__in=OPEN_STATUSES, offers__case__organisation_id=organisation_id
-    ).distinct()
+    if not flagged:
+        return [], 0, 0
+    open_offers = Offer.objects.filter(case__organisation_id=organisation_id, case__status__in=OPEN_STATUSES)
     cases = PurchaseCase.objects.for_organisation(organisation_id).filter(
         status__in=OPEN_STATUSES, pk__in=Offer.objects.filter(supplier_id__in=flagged).values("case_id")
     )
-    return list(suppliers.order_by("name")[:limit]), suppliers.count(), cases.count()
+    suppliers = list(
+        Supplier.objects.filter(pk__in=flagged)
+        .filter(pk__in=open_offers.values("supplier_id"))
+        .annotate(
+            total=Window(Count("pk")),
+            cases=Subquery(cases.order_by().values("organisation_id").annotate(n=Count("pk")).values("n")[:1]),
+        )
+        .order_by("name", "pk")[:limit]
+    )
+    # No supplier of a flagged kind answers an open case: then no open case has such an answer either.
+    return suppliers, (suppliers[0].total if suppliers else 0), (suppliers[0].cases or 0 if suppliers else 0)
 
 
 def requisition_risk_cases(*, organisation_id):
@@ -499,6 +506,29 @@ def requisition_risk_cases(*, organisation_id):
     )
 
 
+def first_requisition_risk_cases(*, organisation_id, limit: int | None = None) -> list[PurchaseCase]:
+    """The first cases at risk of requisition (requisition_risk_cases), first created first, each carrying
+    `total`, their number. One query."""
+    limit = limit or settings.DASHBOARD_LIST_SIZE
+    if connection.vendor != "postgresql":
+        return list(
+            requisition_risk_cases(organisation_id=organisation_id)
+            .annotate(total=Window(Count("pk")))
+            .order_by("created_at", "pk")[:limit]
+        )
+    start, end = settings.REQUISITION_PERIOD
+    zone = timezone.get_current_timezone()
+    params = {
+        "tz": timezone.get_current_timezone_name(),  # as TruncQuarter
+        "withdrawn": ContractStatus.WITHDRAWN.value,
+        "products": [str(product) for product in REQUISITIONABLE],
+        "start": datetime.combine(start, time.min, tzinfo=zone),
+        "end": datetime.combine(end + timedelta(days=1), time.min, tzinfo=zone),
+        "units": settings.REQUISITION_UNITS_PER_QUARTER,
+    }
+    return figures.requisition_cases(organisation_id=organisation_id, params=params, limit=limit)
+
+
 def dashboard_for(*, user, now=None) -> dict:
     """Everything the dashboard shows, for the user's organisation (a constant number of queries)."""
     organisation_id = user.organisation_id
@@ -516,7 +546,7 @@ def dashboard_for(*, user, now=None) -> dict:
     obligations, obligations_total = pending_obligations(
         organisation_id=organisation_id, today=today, limit=settings.DASHBOARD_LIST_SIZE
     )
-    risk = requisition_risk_cases(organisation_id=organisation_id)
+    requisition_cases = first_requisition_risk_cases(organisation_id=organisation_id)
     flagged, flagged_total, flagged_cases = red_flags(organisation_id=organisation_id)
 
     return {
@@ -536,10 +566,8 @@ def dashboard_for(*, user, now=None) -> dict:
         "obligations": obligations,
         "obligations_total": obligations_total,
         "obligation_days": settings.DASHBOARD_OBLIGATION_DAYS,
-        "requisition_cases": list(
-            risk.select_related("owner").order_by("created_at", "pk")[: settings.DASHBOARD_LIST_SIZE]
-        ),
-        "requisition_total": risk.count(),
+        "requisition_cases": requisition_cases,
+        "requisition_total": requisition_cases[0].total if requisition_cases else 0,
         "requisition_threshold": settings.REQUISITION_UNITS_PER_QUARTER,
         "flagged_suppliers": flagged,
         "flagged_total": flagged_total,

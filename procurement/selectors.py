@@ -106,7 +106,8 @@ def flagged_supplier_ids(*, organisation_id) -> list[int]:
     above, an OR of two subqueries, makes PostgreSQL test every supplier: fine for a page of cases, not for
     counting among tens of thousands of suppliers)."""
     screened, rejected = _flag_sources(organisation_id)
-    return sorted(set(screened.union(rejected).values_list("supplier_id", flat=True)))
+    # No ORDER BY inside the union (the models' default ordering): SQLite refuses it.
+    return sorted(set(screened.order_by().union(rejected.order_by()).values_list("supplier_id", flat=True)))
 
 
 def _flag_sources(organisation_id):

@@ -14,6 +14,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
@@ -147,6 +148,24 @@ def test_deliveries_in_the_next_seven_days(world, director):
     assert got["deliveries_total"] == len(expected) >= 1
     assert {c.pk for c in got["deliveries"]} == {c.pk for c in expected}
     assert all(c.delivery_date == c.offer.current_terms.delivery_date for c in got["deliveries"])
+
+
+def test_the_page_lists_each_delivery_with_its_supplier_and_place(client, world, director):
+    client.force_login(director)
+    body = client.get(reverse("dashboard:index")).content.decode()
+    table = body[body.index('class="table table-sm align-middle deliveries"') :]
+    table = table[: table.index("</table>")]
+    today = timezone.localdate(NOW)
+    shown = [
+        c
+        for c in Contract.objects.filter(case__organisation=director.organisation, status__in=COMMITTED)
+        if today <= c.offer.current_terms.delivery_date <= today + timedelta(days=7)
+    ]
+    assert shown
+    for contract in shown:
+        assert contract.reference in table
+        assert escape(contract.offer.supplier.name) in table
+        assert escape(contract.offer.current_terms.delivery_place) in table
 
 
 def test_suppliers_by_amount_committed(world, director):
