@@ -206,7 +206,8 @@ def _hammer(port: int, path: str, cookies: list[dict], seconds: float) -> tuple[
 
 def throughput(subjects, *, duration: float, workers: int = 2, threads: int = 4) -> Result:
     """gunicorn (`-w 2 --threads 4`, gthread) serving the case list to 8 clients, then /sante/ to the same
-    clients with the same sessions, alternated twice; requests per second of each and their ratio."""
+    clients with the same sessions, alternated twice; requests per second of each and their ratio. Then the list
+    again from a server that renders it on every request (reported beside the ratio)."""
     port = _free_port()
     server = [
         sys.executable,
@@ -242,8 +243,14 @@ def throughput(subjects, *, duration: float, workers: int = 2, threads: int = 4)
                 figure["latencies"] += latencies
                 figure["seconds"] += seconds
 
+    # The list rendered on every request (no kept pages), against the same trivial figure.
+    with _process(server, ready=booted, name="gunicorn-uncached", env={"CASE_LIST_CACHE_SECONDS": "0"}):
+        _hammer(port, paths["list"], cookies, min(1.0, duration / 4))
+        ok, _errors, _latencies, seconds = _hammer(port, paths["list"], cookies, duration / 2)
+    rendered_per_s = ok / seconds
+
     measures = {}
-    for name, label in (("list", "case list, first page"), ("trivial", "/sante/, same sessions")):
+    for name, label in (("list", "case list, first page (kept page)"), ("trivial", "/sante/, same sessions")):
         figure = figures[name]
         if not figure["ok"] or figure["errors"] > 0.01 * (figure["ok"] + figure["errors"]):
             raise RuntimeError(f"{label}: {figure['ok']} answers 200 and {figure['errors']} errors")
@@ -255,10 +262,20 @@ def throughput(subjects, *, duration: float, workers: int = 2, threads: int = 4)
         f"Throughput, {CLIENTS} clients, gunicorn -w {workers} --threads {threads}",
         measures["list"],
         measures["trivial"],
-        extra={"clients": CLIENTS, "workers": workers, "threads": threads, "duration_s": duration},
+        extra={
+            "clients": CLIENTS,
+            "workers": workers,
+            "threads": threads,
+            "duration_s": duration,
+            "rendered_every_time_requests_per_s": rendered_per_s,
+        },
     )
     result.judge(measures["list"].requests_per_s / measures["trivial"].requests_per_s, at_least=LIST_VS_TRIVIAL)
     result.notes.append("Result: case list requests/s ÷ trivial view requests/s")
+    result.notes.append(
+        f"the case list rendered on every request (CASE_LIST_CACHE_SECONDS=0): {rendered_per_s:.1f} req/s, "
+        f"{rendered_per_s / measures['trivial'].requests_per_s:.2f}× the trivial view's"
+    )
     return result
 
 

@@ -7,8 +7,10 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_fsm import ConcurrentTransition, TransitionNotAllowed
@@ -17,7 +19,7 @@ from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 from accounts import roles
 from accounts.decorators import member_required, role_required
 from accounts.network import client_ip
-from procurement import comparison, conformity, exports, flags, selectors, services, workflow
+from procurement import comparison, conformity, exports, flags, list_cache, selectors, services, workflow
 from procurement.filters import CaseFilterForm, decode_cursor, encode_cursor
 from procurement.forms import (
     AssignBuyerForm,
@@ -231,25 +233,27 @@ def _sort_headers(sort: str) -> dict:
 @member_required
 @require_GET
 def case_list(request):
+    body = list_cache.rendered(request, lambda: _case_list_body(request))
+    return render(request, "procurement/case_list.html", {"body": mark_safe(body)})  # noqa: S308  # nosec B308 B703 (our own rendering)
+
+
+def _case_list_body(request) -> str:
     form = CaseFilterForm(request.GET, organisation_id=request.user.organisation_id)
     sort = form.sort
     after = decode_cursor(request.GET.get("apres", ""), sort)
     cases, next_cursor = selectors.case_list_page(
         user=request.user, sort=sort, after=after, size=PAGE_SIZE, **form.criteria()
     )
-    return render(
-        request,
-        "procurement/case_list.html",
-        {
-            "cases": cases,
-            "form": form,
-            "sort": sort,
-            "headers": _sort_headers(sort),
-            "next_cursor": encode_cursor(sort, next_cursor),
-            "is_first_page": after is None,
-            "can_create": request.user.is_buyer,
-        },
-    )
+    context = {
+        "cases": cases,
+        "form": form,
+        "sort": sort,
+        "headers": _sort_headers(sort),
+        "next_cursor": encode_cursor(sort, next_cursor),
+        "is_first_page": after is None,
+        "can_create": request.user.is_buyer,
+    }
+    return render_to_string("procurement/case_list.html#body", context, request=request)
 
 
 @member_required

@@ -12,6 +12,7 @@ from importlib import import_module
 import pytest
 from django.apps import apps
 from django.conf import settings
+from django.core.cache import cache
 from django.utils import timezone
 
 from tests import factories
@@ -37,6 +38,14 @@ def pytest_collection_modifyitems(config, items):
         for marker, (flag, reason) in _SERVICE_MARKERS.items():
             if item.get_closest_marker(marker) and not getattr(settings, flag, False):
                 item.add_marker(pytest.mark.skip(reason=f"{reason}; set TANDEM_REQUIRE_SERVICES=1 to make it fail"))
+
+
+@pytest.fixture(autouse=True)
+def empty_cache():
+    """No kept page (procurement.list_cache) from one test reaches the next."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture(autouse=True)

@@ -11,6 +11,8 @@ from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.contrib.sessions.models import Session
 from django.core.exceptions import ValidationError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -209,3 +211,34 @@ def test_activity_pushes_the_idle_deadline_back(client, agent):
     Session.objects.filter(pk=session.pk).update(expire_date=timezone.now() + timedelta(minutes=1))
     assert client.get(reverse("accounts:profile")).status_code == 200
     assert _session(client).expire_date - timezone.now() > timedelta(seconds=settings.SESSION_COOKIE_AGE - 60)
+
+
+# --- roles read with the user -------------------------------------------------------------------
+@pytest.mark.django_db
+def test_a_page_reads_the_user_and_their_roles_in_one_query(client, agent):
+    assert _logged_in(_login(client, "agent", PASSWORD, OFFICE_IP))
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(reverse("accounts:profile")).status_code == 200
+    reads = [q["sql"] for q in queries.captured_queries if '"accounts_user"' in q["sql"]]
+    assert len(reads) == 1
+    assert "auth_group" in reads[0]
+    assert not [q for q in queries.captured_queries if q["sql"].startswith('SELECT "auth_group"."name"')]
+
+
+@pytest.mark.django_db
+def test_a_role_withdrawn_applies_at_the_next_request(client, agent, org):
+    assert _logged_in(_login(client, "agent", PASSWORD, OFFICE_IP))
+    assert client.get(reverse("procurement:case_create")).status_code == 200
+    agent.groups.clear()
+    assert client.get(reverse("procurement:case_create")).status_code == 403
+
+
+@pytest.mark.django_db
+def test_a_user_without_any_role_is_still_recognised(client, org):
+    user = factories.UserFactory(username="sans.role", organisation=org, roles=[])
+    user.set_password(PASSWORD)
+    user.save()
+    assert _login(client, "sans.role", PASSWORD, OFFICE_IP).status_code == 302
+    response = client.get(reverse("accounts:profile"))
+    assert response.wsgi_request.user == user
+    assert response.wsgi_request.user.role_names == frozenset()

@@ -98,7 +98,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "accounts.backends.RolesWithUserBackend",
 ]
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "procurement:case_list"
@@ -240,6 +240,15 @@ RED_FLAG_RECENT_COMPANY_MONTHS = env.int("RED_FLAG_RECENT_COMPANY_MONTHS", defau
 RED_FLAG_PRICE_RATIO = Decimal(env("RED_FLAG_PRICE_RATIO", default="3"))
 # Size of the director's overview lists.
 DASHBOARD_LIST_SIZE = 10
+# A rendered page of the case list is kept (per process) until the cases change, the minute turns, or this many
+# seconds pass (procurement.list_cache); 0 renders it on every request. PostgreSQL only.
+CASE_LIST_CACHE_SECONDS = env.int("CASE_LIST_CACHE_SECONDS", default=120)
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "OPTIONS": {"MAX_ENTRIES": 1000},  # kept case-list pages, about 60 KB each
+    }
+}
 # Seconds between two refreshes of the dashboard (htmx polling, pausable by the user).
 DASHBOARD_REFRESH_SECONDS = env.int("DASHBOARD_REFRESH_SECONDS", default=60)
 # The dashboard lists the obligations overdue or due within this many days.
