@@ -3,6 +3,9 @@
 Each read sums the rows of each key (one row per key once compacted, plus the deltas written since), so its cost
 follows the number of stages, hours, products or suppliers, not the number of cases. The selectors call these on
 PostgreSQL and compute from the base tables elsewhere; tests/dashboard checks both against the objects.
+
+The lists (overdue page, deliveries, obligations, requisition risk, red flags) are one statement each, reading
+what the page shows of each row with it, as model instances (raw querysets): no second query per list.
 """
 
 from datetime import datetime, timedelta

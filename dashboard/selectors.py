@@ -444,11 +444,11 @@ def supplier_concentration(
 
 def red_flags(*, organisation_id, limit: int | None = None):
     """Open cases answered by a supplier with an open red flag (procurement.selectors.flagged_suppliers), and
-    those suppliers. Returns (suppliers, number of suppliers, number of cases). Two queries: the flagged
-    suppliers' ids (few), then the first suppliers answering open cases with both numbers on each row (none when
-    no supplier is flagged)."""
+    those suppliers. Returns (suppliers, number of suppliers, number of cases). On PostgreSQL one statement
+    (dashboard.figures.red_flags); elsewhere four queries: the flagged suppliers' ids (few), then the suppliers
+    answering open cases, their number and the cases' number."""
     limit = limit or settings.DASHBOARD_LIST_SIZE
-    if connection.vendor == "postgresql":  # the same in one statement
+    if connection.vendor == "postgresql":
         params = {
             "reviews": [SanctionsScreening.Review.PENDING.value, SanctionsScreening.Review.CONFIRMED.value],
             "rejected": VettingDecision.Decision.REJECTED.value,
@@ -457,23 +457,22 @@ def red_flags(*, organisation_id, limit: int | None = None):
         suppliers = figures.red_flags(organisation_id=organisation_id, params=params, limit=limit)
         return suppliers, (suppliers[0].total if suppliers else 0), (suppliers[0].cases if suppliers else 0)
     flagged = flagged_supplier_ids(organisation_id=organisation_id)
-    if not flagged:
-        return [], 0, 0
-    open_offers = Offer.objects.filter(case__organisation_id=organisation_id, case__status__in=OPEN_STATUSES)
+    suppliers = Supplier.objects.filter(
+        pk__in=flagged, offers__case__status__in=OPEN_STATUSES, offers__case__organisation_id=organisation_id
+    ).distinct()
     cases = PurchaseCase.objects.for_organisation(organisation_id).filter(
         status__in=OPEN_STATUSES, pk__in=Offer.objects.filter(supplier_id__in=flagged).values("case_id")
     )
-    suppliers = list(
-        Supplier.objects.filter(pk__in=flagged)
-        .filter(pk__in=open_offers.values("supplier_id"))
-        .annotate(
-            total=Window(Count("pk")),
-            cases=Subquery(cases.order_by().values("organisation_id").annotate(n=Count("pk")).values("n")[:1]),
-        )
-        .order_by("name", "pk")[:limit]
+    return list(suppliers.order_by("name", "pk")[:limit]), suppliers.count(), cases.count()
+
+
+def _requisition_instants() -> tuple[datetime, datetime]:
+    """The décret's period, its days in local time, as a range of instants [start, end) (indexed)."""
+    start, end = settings.REQUISITION_PERIOD
+    zone = timezone.get_current_timezone()
+    return datetime.combine(start, time.min, tzinfo=zone), datetime.combine(
+        end + timedelta(days=1), time.min, tzinfo=zone
     )
-    # No supplier of a flagged kind answers an open case: then no open case has such an answer either.
-    return suppliers, (suppliers[0].total if suppliers else 0), (suppliers[0].cases or 0 if suppliers else 0)
 
 
 def requisition_risk_cases(*, organisation_id):
@@ -481,17 +480,11 @@ def requisition_risk_cases(*, organisation_id):
 
     Respirators and medical masks awarded (contracts not withdrawn) in the décret's period are summed per
     calendar quarter of the award; every case with such a contract in a quarter above the threshold is at risk."""
-    start, end = settings.REQUISITION_PERIOD
-    zone = timezone.get_current_timezone()
+    start, end = _requisition_instants()
     masks = (
         Contract.objects.for_organisation(organisation_id)
         .exclude(status=ContractStatus.WITHDRAWN)
-        .filter(
-            offer__need_line__product__in=REQUISITIONABLE,
-            # The period's days in local time, as a range of instants (indexed).
-            created_at__gte=datetime.combine(start, time.min, tzinfo=zone),
-            created_at__lt=datetime.combine(end + timedelta(days=1), time.min, tzinfo=zone),
-        )
+        .filter(offer__need_line__product__in=REQUISITIONABLE, created_at__gte=start, created_at__lt=end)
         .annotate(quarter=TruncQuarter("created_at"))
     )
     over = (
@@ -516,14 +509,13 @@ def first_requisition_risk_cases(*, organisation_id, limit: int | None = None) -
             .annotate(total=Window(Count("pk")))
             .order_by("created_at", "pk")[:limit]
         )
-    start, end = settings.REQUISITION_PERIOD
-    zone = timezone.get_current_timezone()
+    start, end = _requisition_instants()
     params = {
         "tz": timezone.get_current_timezone_name(),  # as TruncQuarter
         "withdrawn": ContractStatus.WITHDRAWN.value,
         "products": [str(product) for product in REQUISITIONABLE],
-        "start": datetime.combine(start, time.min, tzinfo=zone),
-        "end": datetime.combine(end + timedelta(days=1), time.min, tzinfo=zone),
+        "start": start,
+        "end": end,
         "units": settings.REQUISITION_UNITS_PER_QUARTER,
     }
     return figures.requisition_cases(organisation_id=organisation_id, params=params, limit=limit)
