@@ -641,10 +641,13 @@ WITH deltas AS (
     SELECT supplier_id FROM dashboard_supplierfigures WHERE organisation_id = %(org)s AND compacted
     ORDER BY committed_ht DESC FETCH FIRST (%(limit)s + (SELECT count(*) FROM deltas)) ROWS WITH TIES
 ), f AS (
-    SELECT supplier_id, sum(committed_ht) AS amount FROM dashboard_supplierfigures
-    WHERE organisation_id = %(org)s
-      AND supplier_id IN (SELECT supplier_id FROM deltas UNION SELECT supplier_id FROM largest)
-    GROUP BY supplier_id HAVING sum(contracts) <> 0
+    SELECT c.supplier_id, sums.amount
+    FROM (SELECT supplier_id FROM deltas UNION SELECT supplier_id FROM largest) c
+    CROSS JOIN LATERAL (
+        SELECT sum(committed_ht) AS amount, sum(contracts) AS contracts FROM dashboard_supplierfigures
+        WHERE organisation_id = %(org)s AND supplier_id = c.supplier_id
+    ) sums
+    WHERE sums.contracts <> 0
 )
 SELECT f.supplier_id, f.amount,
        (SELECT sum(committed_ht) FROM dashboard_productfigures WHERE organisation_id = %(org)s), s.name

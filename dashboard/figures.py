@@ -226,11 +226,14 @@ WITH deltas AS (
     SELECT supplier_id FROM {_table(SupplierFigures)} WHERE organisation_id = %(org)s AND compacted
     ORDER BY committed_ht DESC FETCH FIRST (%(limit)s + (SELECT count(*) FROM deltas)) ROWS WITH TIES
 ), figures AS (
-    SELECT supplier_id, sum(committed_ht) AS amount, sum(contracts)::bigint AS contracts
-    FROM {_table(SupplierFigures)}
-    WHERE organisation_id = %(org)s
-      AND supplier_id IN (SELECT supplier_id FROM deltas UNION SELECT supplier_id FROM largest)
-    GROUP BY supplier_id HAVING sum(contracts) <> 0
+    -- Each candidate's rows from the (organisation, supplier) index: the planner cannot know how few they are.
+    SELECT c.supplier_id, f.amount, f.contracts
+    FROM (SELECT supplier_id FROM deltas UNION SELECT supplier_id FROM largest) c
+    CROSS JOIN LATERAL (
+        SELECT sum(committed_ht) AS amount, sum(contracts)::bigint AS contracts FROM {_table(SupplierFigures)}
+        WHERE organisation_id = %(org)s AND supplier_id = c.supplier_id
+    ) f
+    WHERE f.contracts <> 0
 ), top AS (
     SELECT supplier_id, amount, contracts FROM figures ORDER BY amount DESC FETCH FIRST (%(limit)s) ROWS WITH TIES
 )
