@@ -38,9 +38,14 @@ run: seed
 
 # PostgreSQL and Redis when reachable, else SQLite with the service-bound tests skipped.
 # TANDEM_REQUIRE_SERVICES=1 (from the environment) turns an unreachable service into a failure.
+# One pytest process per core (up to 4; TEST_WORKERS=0 for one process), each with its own test database and
+# Celery queue. `--dist load` hands the tests out in collection order, where pytest-django puts the transactional
+# ones (which empty the database) last: each process runs its transactional tests after all its others.
+TEST_WORKERS ?= auto
 test: $(STAMP)
 	DJANGO_SETTINGS_MODULE=config.settings.test DATABASE_URL=$(TEST_DATABASE_URL) \
-		TANDEM_REQUIRE_SERVICES=$${TANDEM_REQUIRE_SERVICES:-0} $(VENV)/bin/pytest $(PYTEST_ARGS)
+		TANDEM_REQUIRE_SERVICES=$${TANDEM_REQUIRE_SERVICES:-0} \
+		$(VENV)/bin/pytest -n $(TEST_WORKERS) --maxprocesses 4 --dist load $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -288,6 +288,7 @@ def worker_on(redis_server, shared_storage, maildir, tmp_path):
     log_path = tmp_path / "worker.log"
     env = {key: value for key, value in os.environ.items() if not key.startswith("TANDEM_KILL_")}
     env.pop("CELERY_BROKER_URL", None)
+    env.pop("PYTEST_XDIST_WORKER", None)  # the queue below already is this pytest worker's
     env.update(
         DJANGO_SETTINGS_MODULE="config.settings.test",
         DATABASE_URL=_database_url(),

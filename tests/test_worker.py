@@ -84,6 +84,7 @@ def celery_worker(django_db_setup, django_db_blocker, worker_storage, tmp_path_f
         "PYTHONUNBUFFERED": "1",
     }
     env.pop("CELERY_BROKER_URL", None)
+    env.pop("PYTEST_XDIST_WORKER", None)  # the queue above already is this pytest worker's
     command = [
         sys.executable,
         "-m",

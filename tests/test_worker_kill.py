@@ -132,6 +132,7 @@ def start_worker(kill_queue, private_storage, tmp_path):
         log_path = tmp_path / f"worker-{label}.log"
         env = {key: value for key, value in os.environ.items() if not key.startswith("TANDEM_KILL_")}
         env.pop("CELERY_BROKER_URL", None)
+        env.pop("PYTEST_XDIST_WORKER", None)  # the kill queue already is this pytest worker's
         env.update(
             DJANGO_SETTINGS_MODULE="config.settings.test",
             DATABASE_URL=database_url,

@@ -46,7 +46,11 @@ else:
 CELERY_TASK_ALWAYS_EAGER = env.bool("TANDEM_TEST_EAGER", default=True)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BROKER_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
-CELERY_TASK_DEFAULT_QUEUE = os.environ.get("TANDEM_TEST_QUEUE", "tandem-test")
+# One queue per pytest-xdist worker (gw0, gw1…), so that a worker test's Celery worker takes only its own tasks.
+# The worker subprocesses the tests start get their queue in TANDEM_TEST_QUEUE, without PYTEST_XDIST_WORKER.
+CELERY_TASK_DEFAULT_QUEUE = "-".join(
+    filter(None, [os.environ.get("TANDEM_TEST_QUEUE", "tandem-test"), os.environ.get("PYTEST_XDIST_WORKER")])
+)
 CELERY_BROKER_TRANSPORT_OPTIONS = {**CELERY_BROKER_TRANSPORT_OPTIONS, "visibility_timeout": 30}  # noqa: F405
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
