@@ -12,7 +12,9 @@ from django.utils.translation import gettext_lazy as _
 from procurement.models import Threshold
 from suppliers.models import Supplier, SupplierDocument
 
-PREFECT_DAYS = 15  # L2131-2 / R2131-…: transmission before notification, within 15 days of signature
+# CGCT L4141-2 (a region's acts; L2131-2 for a commune): transmission before notification, within 15 days of
+# the signature.
+PREFECT_DAYS = 15
 AWARD_NOTICE_DAYS = 30  # R2183-1: award notice within 30 days of signature
 DECP_MONTHS = 2  # R2196-1: essential data published within two months of notification
 VIGILANCE_MONTHS = 6  # D8222-5

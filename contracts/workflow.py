@@ -60,7 +60,8 @@ def notify_supplier_blockers(contract) -> list[str]:
 
     day = timezone.localdate(contract.signed_at or timezone.now())
     eu_threshold = Threshold.amount_on(Threshold.Kind.EU_SUPPLIES, day)
-    # R2131-... / L2131-2: above the EU threshold, transmission to the prefect comes before notification.
+    # CGCT L4141-2 (a region's acts; L2131-2 for a commune): above the EU threshold, transmission to the prefect
+    # comes before notification.
     if eu_threshold is not None and contract.amount_ht >= eu_threshold and contract.prefect_transmitted_on is None:
         return [gettext("The amount is at or above the EU threshold: record the transmission to the prefect first.")]
     return []

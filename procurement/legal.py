@@ -125,7 +125,7 @@ RULES: dict[str, LegalRule] = {
             ),
         ),
         _article(
-            "L2131-2",
+            "L4141-2",
             "CGCT",
             _(
                 "Above the EU threshold, the contract is transmitted to the prefect within 15 days of the "

@@ -150,7 +150,7 @@ PAGES = {
     "contract-obligations": (
         "buyer",
         lambda w: w.contract("signed", **BIG).get_absolute_url(),
-        ["L2131-2", "R2183-1", "D8222-5"],
+        ["L4141-2", "R2183-1", "D8222-5"],
     ),
     "contract-modification-and-decp": (
         "buyer",
