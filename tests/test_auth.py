@@ -242,3 +242,12 @@ def test_a_user_without_any_role_is_still_recognised(client, org):
     response = client.get(reverse("accounts:profile"))
     assert response.wsgi_request.user == user
     assert response.wsgi_request.user.role_names == frozenset()
+
+
+@pytest.mark.django_db
+def test_the_lockout_page_says_the_configured_wait(client, agent, settings):
+    settings.AXES_COOLOFF_TIME = timedelta(minutes=40)
+    _fail_until_locked(client, "agent", OFFICE_IP)
+    body = _login(client, "agent", PASSWORD, OFFICE_IP).content.decode()
+    assert "réessayez dans 40 min." in body
+    assert "15" not in body.split("réessayez dans", 1)[1].split("<", 1)[0]
