@@ -146,8 +146,8 @@ def _free_port() -> int:
 
 
 def _session_cookies(user, count: int) -> list[dict]:
-    """One logged-in session per client (sessions are saved on every request: one shared row would serialise
-    the clients on its lock)."""
+    """One logged-in session per client, as real users have (a session is saved when its idle deadline moves:
+    one shared row would serialise the clients on its lock then)."""
     cookies = []
     for _ in range(count):
         client = Client()

@@ -3,6 +3,7 @@ failures (with a French message, lifted after the cool-off), and a session that 
 or after the idle time."""
 
 import os
+import time
 from datetime import timedelta
 
 import pytest
@@ -16,6 +17,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.middleware import IdleSessionMiddleware
 from accounts.models import User
 from tests import factories
 
@@ -204,13 +206,46 @@ def test_the_session_expires_after_the_idle_time(client, agent):
     assert response["Location"].startswith(reverse("accounts:login"))
 
 
+def _last_refreshed(client, seconds_ago: int) -> None:
+    """As if the idle deadline had last been pushed back `seconds_ago` seconds ago."""
+    store = client.session
+    store[IdleSessionMiddleware.REFRESHED_AT] = int(time.time()) - seconds_ago
+    store.save()
+
+
 @pytest.mark.django_db
 def test_activity_pushes_the_idle_deadline_back(client, agent):
     assert _logged_in(_login(client, "agent", PASSWORD, OFFICE_IP))
+    _last_refreshed(client, settings.SESSION_REFRESH_SECONDS + 1)
     session = _session(client)
     Session.objects.filter(pk=session.pk).update(expire_date=timezone.now() + timedelta(minutes=1))
     assert client.get(reverse("accounts:profile")).status_code == 200
     assert _session(client).expire_date - timezone.now() > timedelta(seconds=settings.SESSION_COOKIE_AGE - 60)
+
+
+@pytest.mark.django_db
+def test_the_session_is_written_at_most_once_a_minute(client, agent):
+    assert _logged_in(_login(client, "agent", PASSWORD, OFFICE_IP))
+    _last_refreshed(client, settings.SESSION_REFRESH_SECONDS - 5)
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(reverse("accounts:profile")).status_code == 200
+    assert not [q for q in queries.captured_queries if "django_session" in q["sql"] and "SELECT" not in q["sql"]]
+    _last_refreshed(client, settings.SESSION_REFRESH_SECONDS + 1)
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(reverse("accounts:profile")).status_code == 200
+    assert [q for q in queries.captured_queries if q["sql"].startswith('UPDATE "django_session"')]
+
+
+@pytest.mark.django_db
+def test_anonymous_requests_and_a_logout_leave_no_session_behind(client, agent):
+    assert client.get(reverse("health")).status_code == 200
+    assert client.get(reverse("accounts:login")).status_code == 200
+    assert not Session.objects.exists()
+    assert _logged_in(_login(client, "agent", PASSWORD, OFFICE_IP))
+    assert Session.objects.count() == 1
+    client.post(reverse("accounts:logout"))
+    assert client.get(reverse("health")).status_code == 200
+    assert not Session.objects.exists()
 
 
 # --- roles read with the user -------------------------------------------------------------------

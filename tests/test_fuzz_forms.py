@@ -43,7 +43,7 @@ PROFILE = settings.get_profile(os.environ.get("TANDEM_FUZZ_PROFILE", "tandem-fuz
 # The logout ends the session every other example of its URL needs, and takes no field.
 FUZZED = [key for key, entry in MATRIX.items() if entry.method == "post" and key != "accounts:logout"]
 
-# Tables a refused post may legitimately touch: the session (saved on every request, SESSION_SAVE_EVERY_REQUEST),
+# Tables a refused post may legitimately touch: the session (its idle deadline pushed back, IdleSessionMiddleware),
 # django-axes' records, and the sanctions screenings a vetting page re-runs when stale before anything is decided
 # (kept whatever the decision, procurement.services.vetting_assess).
 VOLATILE_TABLES = {"django_session", "axes_accessattempt", "axes_accesslog", "axes_accessfailurelog"}
