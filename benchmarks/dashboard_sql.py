@@ -2,7 +2,8 @@
 dashboard within 1.2× the time of the raw SQL computing the same figures).
 
 Covered: every figure — cases per stage (count, past target), overdue cases, amounts committed / signed /
-estimated, obligations after signature (its query is the dashboard's own), need-to-signature percentiles, amounts
+estimated, obligations after signature and red flags (their statements are the dashboard's own: the red flags'
+is checked against the ORM rule in tests/dashboard/test_raw_figures.py), need-to-signature percentiles, amounts
 and units by product family, deliveries of the next 7 days, suppliers by amount, requisition risk (the cases and
 their number), red flags (the flagged suppliers answering open cases, their number, the open cases they answer),
 execution quantities per product (ordered to paid); the obligations' horizon and the requisition threshold are
@@ -25,6 +26,7 @@ from django.db import connection
 from django.utils import timezone
 
 from contracts.models import SIGNED_STATUSES, ContractStatus
+from dashboard.figures import RED_FLAGS_SQL
 from execution.models import ADMITTED
 from procurement.catalogue import FAMILY, REQUISITIONABLE, Family
 from procurement.models import OPEN_STATUSES, VettingDecision
@@ -208,41 +210,6 @@ WHERE c.organisation_id = %(org)s AND k.status = ANY(%(signed)s)
 GROUP BY n.product
 """
 
-# The red flags (procurement.selectors.flagged_supplier_ids): suppliers whose latest screening against the latest
-# version of a list (latest published, then imported) awaits a jurist or is confirmed, or whose latest vetting
-# decision (any case) is a rejection in one of the organisation's cases. Of those, the ones answering open cases:
-# the first by name, their number and the number of open cases they answer (no row: none answers, so both are 0).
-RED_FLAGS_SQL = """
-WITH latest_lists AS (
-    SELECT DISTINCT ON (source) id FROM suppliers_sanctionslist
-    ORDER BY source, published_at DESC NULLS LAST, imported_at DESC, id DESC
-), screenings AS (
-    SELECT DISTINCT ON (sc.supplier_id, sc.sanctions_list_id) sc.supplier_id, sc.review
-    FROM suppliers_sanctionsscreening sc JOIN suppliers_supplier s ON s.id = sc.supplier_id
-    WHERE s.organisation_id = %(org)s AND sc.sanctions_list_id IN (SELECT id FROM latest_lists)
-    ORDER BY sc.supplier_id, sc.sanctions_list_id, sc.screened_at DESC, sc.id DESC
-), flagged AS (
-    SELECT supplier_id FROM screenings WHERE review = ANY(%(flag_reviews)s)
-    UNION
-    SELECT v.supplier_id FROM procurement_vettingdecision v JOIN procurement_purchasecase c ON c.id = v.case_id
-    WHERE c.organisation_id = %(org)s AND v.decision = %(rejected)s
-      AND NOT EXISTS (
-          SELECT FROM procurement_vettingdecision later
-          WHERE later.supplier_id = v.supplier_id AND (later.decided_at, later.id) > (v.decided_at, v.id)
-      )
-), answering AS (
-    SELECT o.supplier_id, o.case_id FROM procurement_offer o JOIN procurement_purchasecase c ON c.id = o.case_id
-    WHERE o.supplier_id IN (SELECT supplier_id FROM flagged)
-      AND c.organisation_id = %(org)s AND c.status = ANY(%(open)s)
-)
-SELECT s.id, (SELECT count(DISTINCT supplier_id) FROM answering), (SELECT count(DISTINCT case_id) FROM answering),
-       s.name
-FROM suppliers_supplier s
-WHERE s.id IN (SELECT supplier_id FROM answering)
-ORDER BY s.name, s.id
-LIMIT %(limit)s
-"""
-
 # contracts.obligations.contract_obligations for every signed contract, in SQL: prefect transmission and award
 # notice from the EU threshold, DECP publication from its threshold once notified, the URSSAF vigilance
 # certificate (SIRET suppliers, from its threshold incl. VAT) due at the latest certificate's expiry. The
@@ -330,7 +297,7 @@ def _params(organisation_id: int, now) -> tuple[str, dict]:
         "req_end": settings.REQUISITION_PERIOD[1],
         "req_units": settings.REQUISITION_UNITS_PER_QUARTER,
         "admitted": [str(status) for status in ADMITTED],
-        "flag_reviews": [SanctionsScreening.Review.PENDING.value, SanctionsScreening.Review.CONFIRMED.value],
+        "reviews": [SanctionsScreening.Review.PENDING.value, SanctionsScreening.Review.CONFIRMED.value],
         "rejected": VettingDecision.Decision.REJECTED.value,
         "stages": stages,
         "cutoffs": [now - timedelta(hours=settings.STAGE_TARGET_HOURS[s]) for s in stages],
@@ -419,11 +386,11 @@ def _requisition(rows) -> dict:
 
 
 def _red_flags(rows) -> dict:
-    """The page of (supplier id, number of suppliers, number of cases) rows of RED_FLAGS_SQL."""
+    """The page of (supplier id, name, number of suppliers, number of cases) rows of RED_FLAGS_SQL."""
     return {
         "flagged_suppliers": [row[0] for row in rows],
-        "flagged_total": rows[0][1] if rows else 0,
-        "flagged_cases": rows[0][2] if rows else 0,
+        "flagged_total": rows[0][2] if rows else 0,
+        "flagged_cases": rows[0][3] if rows else 0,
     }
 
 
