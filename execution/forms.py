@@ -24,6 +24,13 @@ from procurement.catalogue import Incoterm
 from procurement.models import NormClass
 from suppliers.forms import BootstrapFormMixin, DateInput
 
+# The quantity columns are PositiveBigIntegerField: a larger number is an error on the field, not a database error.
+QUANTITY_MAX = 2**63 - 1
+
+
+def _quantity(label, *, min_value: int = 1) -> forms.IntegerField:
+    return forms.IntegerField(label=label, min_value=min_value, max_value=QUANTITY_MAX)
+
 
 def _date(label):
     return forms.DateField(label=label, widget=DateInput())
@@ -88,7 +95,7 @@ class ContractForm(BootstrapFormMixin, forms.Form):
 
 
 class LotForm(ContractForm):
-    quantity = forms.IntegerField(label=_("Quantity"), min_value=1)
+    quantity = _quantity(_("Quantity"))
     due_on = _date(_("Due date"))
     delivery_place = forms.CharField(label=_("Delivery place"), max_length=200)
     incoterm = forms.ChoiceField(label=_("Incoterm"), choices=Incoterm.choices)
@@ -96,7 +103,7 @@ class LotForm(ContractForm):
 
 class ShipmentForm(ContractForm):
     lot = LotChoice(label=_("Lot"), queryset=DeliveryLot.objects.none())
-    quantity = forms.IntegerField(label=_("Quantity shipped"), min_value=1)
+    quantity = _quantity(_("Quantity shipped"))
     mode = forms.ChoiceField(label=_("Transport mode"), choices=Shipment.Mode.choices)
     waybill = forms.CharField(label=_("Air waybill or bill of lading number"), max_length=40, required=False)
     forwarder = forms.ModelChoiceField(label=_("Freight forwarder"), queryset=None, required=False)
@@ -140,7 +147,7 @@ class ReceptionForm(PastDatesMixin, ContractForm):
     past_dates = ("received_on",)
     shipment = ShipmentChoice(label=_("Shipment"), queryset=Shipment.objects.none())
     received_on = _date(_("Received on"))
-    quantity_received = forms.IntegerField(label=_("Quantity received"), min_value=0)
+    quantity_received = _quantity(_("Quantity received"), min_value=0)
     note = _text(
         _("Note"), required=False, help_text=_("Required when more arrived than was shipped: explain the difference.")
     )
@@ -155,7 +162,7 @@ class ReceptionForm(PastDatesMixin, ContractForm):
 class InspectionForm(ContractForm):
     reception = ReceptionChoice(label=_("Reception"), queryset=Reception.objects.none())
     norm_class = forms.ModelChoiceField(label=_("Standard and class"), queryset=NormClass.objects.none())
-    sample_size = forms.IntegerField(label=_("Sample size"), min_value=1)
+    sample_size = forms.IntegerField(label=_("Sample size"), min_value=1, max_value=2**31 - 1)  # PositiveIntegerField
     filtration = forms.DecimalField(
         label=_("Filtration efficiency (%)"), max_digits=5, decimal_places=2, required=False
     )
@@ -260,7 +267,7 @@ class InvoiceForm(PastDatesMixin, ContractForm):
     amount = forms.DecimalField(
         label=_("Amount excl. VAT (€)"), max_digits=14, decimal_places=2, min_value=Decimal("0.01")
     )
-    quantity = forms.IntegerField(label=_("Quantity invoiced"), min_value=1)
+    quantity = _quantity(_("Quantity invoiced"))
     lots = forms.ModelMultipleChoiceField(
         label=_("Lots covered"), queryset=DeliveryLot.objects.none(), widget=forms.CheckboxSelectMultiple
     )
@@ -278,7 +285,7 @@ class PaymentForm(PastDatesMixin, ContractForm):
     amount = forms.DecimalField(
         label=_("Amount paid excl. VAT (€)"), max_digits=14, decimal_places=2, min_value=Decimal("0.01")
     )
-    quantity = forms.IntegerField(label=_("Quantity paid"), min_value=1)
+    quantity = _quantity(_("Quantity paid"))
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -286,7 +293,7 @@ class PaymentForm(PastDatesMixin, ContractForm):
 
 
 class PaymentExceptionForm(ContractForm):
-    quantity = forms.IntegerField(label=_("Quantity allowed beyond admission"), min_value=1)
+    quantity = _quantity(_("Quantity allowed beyond admission"))
     reason = _text(_("Reason"))
 
 
@@ -294,5 +301,5 @@ class AllocationForm(PastDatesMixin, ContractForm):
     past_dates = ("allocated_on",)
     beneficiary = forms.ChoiceField(label=_("Beneficiaries"), choices=Allocation.Beneficiary.choices)
     detail = forms.CharField(label=_("Detail"), max_length=200, required=False)
-    quantity = forms.IntegerField(label=_("Quantity"), min_value=1)
+    quantity = _quantity(_("Quantity"))
     allocated_on = _date(_("Allocated on"))

@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from execution import services
+from execution import forms, services
 from execution.models import Allocation, DeliveryLot
 
 pytestmark = pytest.mark.django_db
@@ -121,3 +121,16 @@ def test_the_allocation_export_neutralises_formulas(client, contract, buyer):
     rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig")), delimiter=";"))
     assert rows[1][4].startswith("'=")
     assert rows[1][5] == "200"
+
+
+@pytest.mark.parametrize(
+    ("form_class", "data"),
+    [
+        (forms.PaymentExceptionForm, {"quantity": str(2**63), "reason": "Payé sur le tarmac."}),
+        (forms.AllocationForm, {"quantity": str(2**63)}),
+    ],
+)
+def test_a_quantity_beyond_what_the_database_holds_is_a_field_error(contract, form_class, data):
+    form = form_class(data, contract=contract)
+    assert not form.is_valid()
+    assert "quantity" in form.errors
